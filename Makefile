@@ -1,0 +1,32 @@
+# `make demo` and `make test` each set up .venv on a fresh machine, then run.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The project's machines keep the data beside the checkout; elsewhere GENZOO_DATA or the user cache dir is used.
+ifneq ($(wildcard ../shared/data),)
+export GENZOO_DATA ?= $(abspath ../shared/data)
+endif
+
+.PHONY: setup demo test bench clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev,plot]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Main job: a sample grid from every shipped checkpoint, then the results table (test metrics recomputed).
+demo: setup
+	$(PY) sample/all.py --out samples
+	$(PY) -m genzoo.evaluate
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) bench/ar_sampling.py
+	$(PY) bench/ar_training.py
+
+clean:
+	rm -rf $(VENV) samples runs

@@ -1,0 +1,102 @@
+"""One checkpoint format for every model: a ``.safetensors`` file whose metadata rebuilds the model.
+
+Metadata (all strings, JSON where structured): ``format`` = "genzoo", ``architecture``, ``config``,
+``dataset``, ``metrics``, ``train_config``, ``genzoo_version``. Loading never unpickles anything.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from genzoo.config import config_to_dict
+from genzoo.registry import create_model, get_model_class, resolve_pretrained
+
+FORMAT = "genzoo"
+
+
+def _version() -> str:
+    from genzoo import __version__
+
+    return __version__
+
+
+def atomic_save_safetensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> None:
+    """Write to a temporary file beside ``path``, then rename: a killed writer never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_pretrained(model, path: str | Path, metrics: dict[str, Any] | None = None,
+                    dataset: dict[str, Any] | None = None, train_config: dict[str, Any] | None = None) -> Path:
+    """Save ``model``'s weights and everything needed to rebuild it into one ``.safetensors`` file."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    metadata = {
+        "format": FORMAT,
+        "architecture": model.architecture,
+        "config": json.dumps(config_to_dict(model.config)),
+        "dataset": json.dumps(dataset or {}),
+        "metrics": json.dumps(metrics or {}),
+        "train_config": json.dumps(train_config or {}),
+        "genzoo_version": _version(),
+    }
+    atomic_save_safetensors(tensors, path, metadata)
+    return Path(path)
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The decoded metadata of a genzoo checkpoint; a damaged or foreign file raises a clear ValueError."""
+    path = resolve_pretrained(path)
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            raw = fh.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"{path} is not a readable safetensors file (damaged or truncated?): {exc}") from exc
+    if raw.get("format") != FORMAT or "architecture" not in raw:
+        raise ValueError(f"{path} is a safetensors file but not a genzoo checkpoint (no genzoo metadata)")
+    meta = dict(raw)
+    for key in ("config", "dataset", "metrics", "train_config"):
+        meta[key] = json.loads(raw.get(key) or "{}")
+    return meta
+
+
+def load_pretrained(name_or_path: str | Path, architecture: str | None = None, device: str | torch.device = "cpu"):
+    """Rebuild and load a model from a shipped name (``checkpoints/<name>.safetensors``) or a path.
+
+    ``architecture``, when given, is checked against the file's: loading a checkpoint as another architecture
+    fails with a message naming both. Weights load strictly (every tensor present, no extras, same shapes).
+    """
+    path = resolve_pretrained(name_or_path)
+    meta = read_metadata(path)
+    if architecture is not None and meta["architecture"] != architecture:
+        raise ValueError(
+            f"{path} holds a {meta['architecture']!r} checkpoint, not {architecture!r}; "
+            f"load it with architecture={meta['architecture']!r} or pick a {architecture!r} checkpoint"
+        )
+    get_model_class(meta["architecture"])  # unknown architecture: error with close names
+    model = create_model(meta["architecture"], **meta["config"])
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as fh:
+            state = {k: fh.get_tensor(k) for k in fh.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"{path}: could not read its tensors (damaged file?): {exc}") from exc
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f"{path}: its tensors do not fit a {meta['architecture']!r} with its config: {exc}") from exc
+    model.pretrained_metadata = meta
+    return model.to(device).eval()

@@ -1,0 +1,75 @@
+"""The one entry point to every dataset: ``DataConfig`` -> in-memory ``ImageSplit``s."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from genzoo.data import binarized_mnist
+from genzoo.data.mnist import load_mnist_uint8
+
+DATASETS = ("binarized_mnist", "mnist")
+BINARIZATIONS = ("static", "dynamic")
+
+
+@dataclass
+class DataConfig:
+    name: str = "binarized_mnist"  # binarized_mnist | mnist
+    binarization: str = "static"  # static | dynamic (binarized_mnist only)
+    root: str | None = None  # data root; None: $GENZOO_DATA, then the user cache dir
+
+    def __post_init__(self):
+        if self.name not in DATASETS:
+            raise ValueError(f"unknown dataset {self.name!r}; datasets: {', '.join(DATASETS)}")
+        if self.binarization not in BINARIZATIONS:
+            raise ValueError(f"unknown binarization {self.binarization!r}; choose from {', '.join(BINARIZATIONS)}")
+
+
+class ImageSplit:
+    """One split held in memory as a uint8 tensor (N, C, H, W); batches are sliced, never decoded.
+
+    ``scale`` maps stored values to [0, 1] floats (1 for binary data, 255 for grey levels). A split built with
+    ``redraw_seed`` holds intensities and returns a fresh Bernoulli draw for each epoch (dynamic binarization).
+    """
+
+    def __init__(self, data: torch.Tensor, scale: float, redraw_seed: int | None = None):
+        if data.dtype != torch.uint8 or data.dim() != 4:
+            raise ValueError(f"ImageSplit wants uint8 (N, C, H, W), got {data.dtype} {tuple(data.shape)}")
+        self.data, self.scale, self.redraw_seed = data, scale, redraw_seed
+        self._drawn: tuple[int, torch.Tensor] | None = None
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape[1:])
+
+    def images(self, epoch: int = 0) -> torch.Tensor:
+        """The uint8 images of ``epoch`` (the same every epoch unless the split is redrawn)."""
+        if self.redraw_seed is None:
+            return self.data
+        if self._drawn is None or self._drawn[0] != epoch:
+            # A seed per (run seed, epoch): resuming mid-run redraws the very same epoch.
+            seed = (self.redraw_seed * 1_000_003 + epoch) % (2**63)
+            self._drawn = (epoch, binarized_mnist.bernoulli_draw(self.data, seed))
+        return self._drawn[1]
+
+    def to_float(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 batch -> float32 in [0, 1] (values {0, 1} for binary data)."""
+        return batch.float() / self.scale if self.scale != 1 else batch.float()
+
+
+def load_split(config: DataConfig, split: str, seed: int = 0) -> ImageSplit:
+    """Split ``train`` / ``valid`` / ``test`` of the dataset ``config`` names; ``seed`` drives dynamic redraws."""
+    if config.name == "mnist":
+        images = load_mnist_uint8(train=split != "test", root=config.root)
+        images = {"train": images[:50000], "valid": images[50000:], "test": images}[split]
+        return ImageSplit(images, scale=255.0)
+    if config.binarization == "static":
+        return ImageSplit(binarized_mnist.load_static(split, config.root), scale=1.0)
+    intensities = binarized_mnist.load_dynamic_intensities(split, config.root)
+    if split == "train":
+        return ImageSplit(intensities, scale=1.0, redraw_seed=seed)
+    fixed = binarized_mnist.bernoulli_draw(intensities, binarized_mnist.DYNAMIC_EVAL_SEEDS[split])
+    return ImageSplit(fixed, scale=1.0)

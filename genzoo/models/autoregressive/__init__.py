@@ -1,0 +1,6 @@
+"""Autoregressive models of binary images with exact log-likelihoods."""
+from genzoo.models.autoregressive.fvsbn import FVSBN, FVSBNConfig
+from genzoo.models.autoregressive.made import MADE, MADEConfig
+from genzoo.models.autoregressive.nade import NADE, NADEConfig
+
+__all__ = ["FVSBN", "FVSBNConfig", "MADE", "MADEConfig", "NADE", "NADEConfig"]

@@ -1,0 +1,116 @@
+"""Shared machinery of the autoregressive models of binary images: validation, likelihood, sampling.
+
+A model gives, for each pixel d, the logit of p(x_d = 1 | x_<d) where "<d" follows its ordering
+(``ordering(mask)``: the pixel index at each position). Models with several masks (MADE's connectivity- and
+order-agnostic training) are uniform mixtures over them.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from genzoo.models.base import GenerativeModel
+
+
+def check_binary_images(x: torch.Tensor, image_shape: tuple[int, ...]) -> torch.Tensor:
+    """``x`` as float (B, *image_shape) with values in {0, 1}, or a ValueError naming what is wrong."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != len(image_shape) + 1 or tuple(x.shape[1:]) != tuple(image_shape):
+        want = ", ".join(map(str, image_shape))
+        raise ValueError(f"expected shape (B, {want}), got {tuple(x.shape)}")
+    if x.is_complex():
+        raise ValueError(f"expected real binary values, got dtype {x.dtype}")
+    x = x.float() if not x.is_floating_point() else x
+    if torch.isnan(x).any():
+        raise ValueError("x contains NaN; expected binary values in {0, 1}")
+    bad = (x != 0) & (x != 1)
+    if bad.any():
+        raise ValueError(f"x must be binary (values in {{0, 1}}); found e.g. {x[bad][0].item()!r}")
+    return x
+
+
+class BinaryAutoregressiveModel(GenerativeModel):
+    """Base of FVSBN, NADE and MADE: subclasses give ``conditional_logits`` and an incremental sampler."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.image_shape = tuple(config.image_shape)
+        self.num_pixels = math.prod(self.image_shape)
+        if self.num_pixels < 2:
+            raise ValueError(f"image_shape {self.image_shape} has fewer than 2 pixels")
+
+    # --- what a subclass provides ------------------------------------------------------------------------
+    num_masks = 1
+
+    def ordering(self, mask: int = 0) -> torch.Tensor:
+        """(D,) pixel index at each position of the autoregressive order of ``mask``."""
+        return torch.arange(self.num_pixels, device=self.device)
+
+    def conditional_logits(self, x: torch.Tensor, mask: int = 0) -> torch.Tensor:
+        """(B, D) flat binary inputs -> (B, D) logits of p(x_d = 1 | x_<d) under ``mask``."""
+        raise NotImplementedError
+
+    def _sample_incremental(self, u: torch.Tensor, mask: int) -> torch.Tensor:
+        """Uniforms (n, D) -> binary (n, D) with x_d = [u_d < p(x_d = 1 | x_<d)], in about one forward pass."""
+        raise NotImplementedError
+
+    # --- likelihood ------------------------------------------------------------------------------------------
+    def _mask_log_prob(self, x_flat: torch.Tensor, mask: int) -> torch.Tensor:
+        logits = self.conditional_logits(x_flat, mask)
+        return -F.binary_cross_entropy_with_logits(logits, x_flat, reduction="none").sum(-1)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact log p(x) in nats, (B,); for several masks the uniform mixture log (1/K) sum_k p_k(x)."""
+        x_flat = check_binary_images(x, self.image_shape).flatten(1)
+        if self.num_masks == 1:
+            return self._mask_log_prob(x_flat, 0)
+        per_mask = torch.stack([self._mask_log_prob(x_flat, k) for k in range(self.num_masks)])  # (K, B)
+        return torch.logsumexp(per_mask, dim=0) - math.log(self.num_masks)
+
+    def training_mask(self) -> int:
+        """The mask the next training batch uses (one for all its examples)."""
+        return 0
+
+    def loss(self, batch: torch.Tensor):
+        if tuple(batch.shape[1:]) != self.image_shape:
+            check_binary_images(batch, self.image_shape)  # raises with the shape in the message
+        nll = -self._mask_log_prob(batch.flatten(1), self.training_mask()).mean()
+        return nll, {"nll": nll.detach()}
+
+    # --- sampling --------------------------------------------------------------------------------------------
+    def _sampling_noise(self, n: int, generator: torch.Generator | None):
+        """Every random number a sample needs: the mask of each example and one uniform per pixel."""
+        gen_device = generator.device if generator is not None else self.device
+        masks = torch.randint(self.num_masks, (n,), generator=generator, device=gen_device).to(self.device)
+        u = torch.rand(n, self.num_pixels, generator=generator, device=gen_device).to(self.device)
+        return masks, u
+
+    def _sample_with(self, sampler, n: int, generator) -> torch.Tensor:
+        if n < 1:
+            raise ValueError(f"number of samples must be >= 1, got {n}")
+        masks, u = self._sampling_noise(n, generator)
+        x = torch.empty_like(u)
+        for k in masks.unique().tolist():
+            rows = masks == k
+            x[rows] = sampler(u[rows], k)
+        return x.view(n, *self.image_shape)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` exact samples (n, *image_shape) in {0, 1}, drawn incrementally (about one forward each)."""
+        return self._sample_with(self._sample_incremental, n, generator)
+
+    @torch.no_grad()
+    def sample_naive(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Reference sampler: one full forward pass per pixel. Same noise, so the same images as ``sample``."""
+        return self._sample_with(self._sample_naive, n, generator)
+
+    def _sample_naive(self, u: torch.Tensor, mask: int) -> torch.Tensor:
+        x = torch.zeros_like(u)
+        for d in self.ordering(mask).tolist():
+            p = torch.sigmoid(self.conditional_logits(x, mask)[:, d])
+            x[:, d] = (u[:, d] < p).to(x.dtype)
+        return x

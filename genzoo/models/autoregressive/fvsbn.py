@@ -1,0 +1,25 @@
+"""FVSBN: the fully visible sigmoid belief network (Neal 1992; Frey 1998), p(x_d | x_<d) = sigmoid(b_d + w_d . x_<d).
+
+One strictly lower-triangular masked linear layer with logistic conditionals. That is exactly a MADE with no
+hidden layer (its output mask is [p(j) < p(d)]), so FVSBN reuses MADE's masks, likelihood and incremental
+sampler rather than keeping a copy of them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from genzoo.models.autoregressive.made import MADE, MADEConfig
+from genzoo.registry import register_model
+
+
+@dataclass
+class FVSBNConfig:
+    image_shape: tuple[int, ...] = (1, 28, 28)
+
+
+@register_model("fvsbn")
+class FVSBN(MADE):
+    config_class = FVSBNConfig
+
+    def made_config(self) -> MADEConfig:
+        return MADEConfig(image_shape=self.config.image_shape, hidden=0, layers=0, num_masks=1, order="natural")

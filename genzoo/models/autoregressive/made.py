@@ -1,0 +1,147 @@
+"""MADE: Masked Autoencoder for Distribution Estimation (Germain, Gregor, Murray, Larochelle 2015).
+
+A masked MLP whose masks (eq. 12-13 of the paper, here 0-based) give each hidden unit k of layer l a degree
+m_l(k) and connect it only to units of the previous layer with degree <= m_l(k); output d (at position p(d)
+of the order) sees only units of degree < p(d). Inputs have degree m_0(d) = p(d). So output d depends on
+inputs at positions < p(d) alone: an autoregressive model with one pass for all D conditionals.
+
+With ``num_masks = K > 1`` training is order- and connectivity-agnostic (sec. 4): each batch uses one of K
+fixed mask sets (cycled), and the model is the uniform mixture over the K (log_prob is
+logsumexp_k log p_k(x) - log K, never an average of logits).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genzoo.models.autoregressive.base import BinaryAutoregressiveModel
+from genzoo.registry import register_model
+
+
+@dataclass
+class MADEConfig:
+    image_shape: tuple[int, ...] = (1, 28, 28)
+    hidden: int = 500  # units per hidden layer
+    layers: int = 1  # hidden layers; 0 gives a fully visible sigmoid belief net
+    num_masks: int = 1  # K: connectivity (and, with order="random", order) agnostic training over K masks
+    order: str = "natural"  # natural: raster order for every mask; random: a random order per mask
+    mask_seed: int = 0  # seeds orders and degrees; they are stored with the weights too
+
+
+def made_degrees(num_pixels: int, hidden: int, layers: int, num_masks: int, order: str, seed: int):
+    """Positions (K, D) of each pixel in its order, and hidden degrees (K, L, H), as in MADE sec. 4."""
+    if order not in ("natural", "random"):
+        raise ValueError(f"order must be 'natural' or 'random', got {order!r}")
+    g = torch.Generator().manual_seed(seed)
+    positions = torch.empty(num_masks, num_pixels, dtype=torch.long)
+    degrees = torch.empty(num_masks, layers, hidden, dtype=torch.long)
+    for k in range(num_masks):
+        positions[k] = torch.randperm(num_pixels, generator=g) if order == "random" else torch.arange(num_pixels)
+        low = 0  # the smallest degree of the layer below, so no unit is left without inputs
+        for l in range(layers):
+            degrees[k, l] = torch.randint(low, num_pixels - 1, (hidden,), generator=g)
+            low = int(degrees[k, l].min())
+    return positions, degrees
+
+
+def made_masks(positions: torch.Tensor, degrees: torch.Tensor) -> list[torch.Tensor]:
+    """Connectivity masks (K, out, in) for every layer, the output layer last."""
+    masks, below = [], positions  # (K, units of the layer below): inputs have degree p(d)
+    for l in range(degrees.shape[1]):
+        masks.append(below[:, None, :] <= degrees[:, l, :, None])  # unit k sees degrees <= m_l(k)
+        below = degrees[:, l]
+    masks.append(below[:, None, :] < positions[:, :, None])  # output d sees degrees < p(d)
+    return masks
+
+
+@register_model("made")
+class MADE(BinaryAutoregressiveModel):
+    config_class = MADEConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        c = self.made_config()
+        if c.layers < 0 or (c.layers > 0 and c.hidden < 1) or c.num_masks < 1:
+            raise ValueError(f"MADE needs layers >= 0, hidden >= 1 and num_masks >= 1, got {c}")
+        D = self.num_pixels
+        sizes = [D] + [c.hidden] * c.layers + [D]
+        self.net = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.num_masks = c.num_masks
+        positions, degrees = made_degrees(D, c.hidden, c.layers, c.num_masks, c.order, c.mask_seed)
+        # Orders and degrees travel with the weights (small); the (K, out, in) masks are rebuilt from them.
+        self.register_buffer("positions", positions)
+        self.register_buffer("degrees", degrees)
+        self.register_buffer("mask_step", torch.zeros((), dtype=torch.long))  # which mask trains next
+        self._build_masks()
+        self.register_load_state_dict_post_hook(lambda module, _: module._build_masks())
+
+    def made_config(self) -> MADEConfig:
+        """The MADE this module is (FVSBN overrides it: a MADE without hidden layers)."""
+        return self.config
+
+    def _build_masks(self) -> None:
+        for i, mask in enumerate(made_masks(self.positions, self.degrees)):
+            self.register_buffer(f"mask{i}", mask, persistent=False)
+
+    def masked_weights(self, mask: int) -> list[torch.Tensor]:
+        return [layer.weight * getattr(self, f"mask{i}")[mask] for i, layer in enumerate(self.net)]
+
+    def ordering(self, mask: int = 0) -> torch.Tensor:
+        return torch.argsort(self.positions[mask])
+
+    def conditional_logits(self, x: torch.Tensor, mask: int = 0) -> torch.Tensor:
+        h = x  # (B, D)
+        weights = self.masked_weights(mask)
+        for i, (layer, w) in enumerate(zip(self.net, weights)):
+            h = F.linear(h, w, layer.bias)  # (B, H) for hidden layers, (B, D) for the output
+            if i < len(self.net) - 1:
+                h = F.relu(h)
+        return h
+
+    def training_mask(self) -> int:
+        if self.num_masks == 1 or not self.training:
+            return 0
+        mask = int(self.mask_step) % self.num_masks
+        self.mask_step += 1
+        return mask
+
+    def _sample_incremental(self, u: torch.Tensor, mask: int) -> torch.Tensor:
+        """Each unit is computed once, at the step its last input becomes final (one forward of work).
+
+        A unit of degree t depends only on pixels at positions <= t, so after drawing the pixel at position t
+        the units of degree t of every layer, in turn, are final; their contribution to the output
+        pre-activations is added then. Output d is read at step p(d), when all units of degree < p(d) are in.
+        """
+        n, D = u.shape
+        weights = self.masked_weights(mask)
+        unit_degrees = [self.positions[mask]] + list(self.degrees[mask])  # layer 0 = the pixels
+        # groups[l][t]: units of layer l with degree t (pixels: exactly one per position)
+        groups = [_group_by_degree(deg, D) for deg in unit_degrees]
+        values = [torch.zeros(n, D, device=u.device)] + [torch.zeros(n, len(d), device=u.device) for d in unit_degrees[1:]]
+        out = self.net[-1].bias.expand(n, D).clone()  # (n, D) output pre-activations so far
+        order = self.ordering(mask).tolist()
+        for t, d in enumerate(order):
+            values[0][:, d] = (u[:, d] < torch.sigmoid(out[:, d])).to(u.dtype)
+            for l in range(1, len(values)):
+                units = groups[l][t]
+                if units is not None:
+                    pre = F.linear(values[l - 1], weights[l - 1][units], self.net[l - 1].bias[units])
+                    values[l][:, units] = F.relu(pre)
+            last = groups[-1][t]
+            if last is not None:
+                out += values[-1][:, last] @ weights[-1][:, last].T  # (n, |last|) @ (|last|, D)
+        return values[0]
+
+
+def _group_by_degree(degrees: torch.Tensor, num_pixels: int) -> list[torch.Tensor | None]:
+    """For t in 0..D-1, the indices of units of degree t (None where there are none)."""
+    order = torch.argsort(degrees, stable=True)
+    counts = torch.bincount(degrees, minlength=num_pixels).tolist()
+    groups, start = [], 0
+    for c in counts:
+        groups.append(order[start : start + c] if c else None)
+        start += c
+    return groups

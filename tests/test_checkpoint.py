@@ -1,0 +1,66 @@
+import json
+import struct
+
+import pytest
+import torch
+
+from genzoo import create_model, load_pretrained, save_pretrained
+from genzoo.checkpoint import read_metadata
+
+SMALL = (1, 2, 5)
+
+
+@pytest.mark.parametrize("name, overrides", [
+    ("fvsbn", {}), ("nade", {"hidden": 6}), ("made", {"hidden": 8, "layers": 2, "num_masks": 3, "order": "random"})])
+def test_round_trip_gives_identical_log_prob(tmp_path, name, overrides):
+    model = create_model(name, image_shape=SMALL, **overrides).eval()
+    path = save_pretrained(model, tmp_path / "m.safetensors", metrics={"test_nll": 1.5}, dataset={"name": "toy"})
+    loaded = load_pretrained(path)
+    assert type(loaded) is type(model) and loaded.config == model.config
+    x = (torch.rand(16, *SMALL) < 0.5).float()
+    assert torch.equal(loaded.log_prob(x), model.log_prob(x))
+    meta = read_metadata(path)
+    assert meta["architecture"] == name and meta["metrics"] == {"test_nll": 1.5}
+    assert meta["config"]["image_shape"] == list(SMALL) and meta["dataset"] == {"name": "toy"}
+    assert "genzoo_version" in meta and "train_config" in meta
+
+
+def test_loading_as_another_architecture_fails_clearly(tmp_path):
+    path = save_pretrained(create_model("nade", image_shape=SMALL, hidden=4), tmp_path / "nade.safetensors")
+    with pytest.raises(ValueError, match="holds a 'nade' checkpoint, not 'made'"):
+        load_pretrained(path, architecture="made")
+
+
+def test_tensors_that_do_not_fit_the_config_fail_clearly(tmp_path):
+    path = save_pretrained(create_model("nade", image_shape=SMALL, hidden=4), tmp_path / "nade.safetensors")
+    raw = path.read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8 : 8 + n])
+    config = json.loads(header["__metadata__"]["config"])
+    config["hidden"] = 5  # the metadata now promises another shape than the tensors have
+    header["__metadata__"]["config"] = json.dumps(config)
+    new = json.dumps(header).encode()
+    new += b" " * ((8 - len(new) % 8) % 8)
+    path.write_bytes(struct.pack("<Q", len(new)) + new + raw[8 + n :])
+    with pytest.raises(ValueError, match="do not fit a 'nade'"):
+        load_pretrained(path)
+
+
+def test_damaged_file_fails_clearly(tmp_path):
+    path = save_pretrained(create_model("fvsbn", image_shape=SMALL), tmp_path / "f.safetensors")
+    path.write_bytes(path.read_bytes()[:50])
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        load_pretrained(path)
+
+
+def test_foreign_safetensors_file_is_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, tmp_path / "x.safetensors")
+    with pytest.raises(ValueError, match="not a genzoo checkpoint"):
+        load_pretrained(tmp_path / "x.safetensors")
+
+
+def test_save_is_atomic_no_temporary_left(tmp_path):
+    save_pretrained(create_model("fvsbn", image_shape=SMALL), tmp_path / "f.safetensors")
+    assert [p.name for p in tmp_path.iterdir()] == ["f.safetensors"]
