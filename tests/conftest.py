@@ -31,3 +31,13 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 
 def pytest_report_header(config):
     return f"GENZOO_DATA={os.environ.get('GENZOO_DATA', '(unset)')}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_accelerator_state():
+    # Accelerate keeps one process-wide state; each test builds its own Accelerator (precision, cpu flag).
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)

@@ -5,7 +5,7 @@ from genzoo.config import load_yaml_config, parse_overrides
 
 
 def test_parse_overrides_nested_and_typed():
-    assert parse_overrides(["train.lr=3e-4", "model.hidden=1000", "data.binarization=dynamic", "model.image_shape=[1,2,5]"]) == {
+    assert parse_overrides(["train.lr=0.0003", "model.hidden=1000", "data.binarization=dynamic", "model.image_shape=[1,2,5]"]) == {
         "train": {"lr": 3e-4}, "model": {"hidden": 1000, "image_shape": [1, 2, 5]}, "data": {"binarization": "dynamic"}}
 
 

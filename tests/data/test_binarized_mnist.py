@@ -1,0 +1,89 @@
+import hashlib
+
+import pytest
+import torch
+
+from genzoo.data import DataConfig, load_split
+from genzoo.data import binarized_mnist
+from genzoo.data.root import DataNotFoundError, find_files
+from tests.conftest import needs_binarized_mnist, needs_mnist
+
+
+@needs_binarized_mnist
+def test_static_splits_shapes_values_and_cache():
+    for split, size in binarized_mnist.SPLIT_SIZES.items():
+        data = load_split(DataConfig(binarization="static"), split)
+        assert data.data.shape == (size, 1, 28, 28) and data.data.dtype == torch.uint8
+        assert set(data.data.unique().tolist()) == {0, 1}
+        assert 0.12 < data.data.float().mean() < 0.15  # MNIST ink share
+    cached = list((binarized_mnist.cache_dir() / "binarized_mnist").glob("*.npy"))
+    assert len(cached) == 3
+    again = binarized_mnist.load_static("test")  # now from the bit-packed cache
+    assert torch.equal(again, load_split(DataConfig(), "test").data)
+
+
+@needs_binarized_mnist
+def test_batches_reach_models_as_float_binary():
+    split = load_split(DataConfig(), "valid")
+    x = split.to_float(split.images()[:5])
+    assert x.dtype == torch.float32 and x.shape == (5, 1, 28, 28)
+
+
+def test_sha1_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="sha1"):
+        binarized_mnist.parse_amat(b"0 1 0\n", "train")
+
+
+def test_parse_amat_on_text_with_the_right_digest(monkeypatch):
+    text = b"0 1 1\n1 0 0\n"
+    monkeypatch.setitem(binarized_mnist.SHA1, "valid", hashlib.sha1(text).hexdigest())
+    monkeypatch.setitem(binarized_mnist.SPLIT_SIZES, "valid", 1)
+    with pytest.raises(ValueError, match="6 values, expected 1 x 784"):
+        binarized_mnist.parse_amat(text, "valid")
+
+
+def test_missing_files_error_names_files_and_places(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "env"))
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
+
+    def offline(target):
+        raise OSError("network unreachable")
+
+    with pytest.raises(DataNotFoundError) as info:
+        find_files(["binarized_mnist/x.amat"], root=tmp_path / "explicit", download=offline)
+    message = str(info.value)
+    for part in ("binarized_mnist/x.amat", "explicit", "env", "cache", "network unreachable"):
+        assert part in message
+
+
+def test_explicit_root_comes_first(tmp_path, monkeypatch):
+    for place in ("a", "b"):
+        (tmp_path / place / "d").mkdir(parents=True)
+        (tmp_path / place / "d" / "f").write_text(place)
+    monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "b"))
+    assert find_files(["d/f"], root=tmp_path / "a") == tmp_path / "a"
+    assert find_files(["d/f"]) == tmp_path / "b"
+
+
+@needs_mnist
+def test_dynamic_binarization_redraws_each_epoch_and_fixes_eval_splits():
+    train = load_split(DataConfig(binarization="dynamic"), "train", seed=3)
+    assert len(train) == 50000
+    e0, e1 = train.images(0).clone(), train.images(1)
+    assert set(e0.unique().tolist()) == {0, 1}
+    assert 0.01 < (e0 != e1).float().mean() < 0.2  # a fresh draw, of the same digits
+    assert torch.equal(load_split(DataConfig(binarization="dynamic"), "train", seed=3).images(0), e0)
+    valid = load_split(DataConfig(binarization="dynamic"), "valid", seed=0)
+    assert len(valid) == 10000
+    assert torch.equal(valid.data, load_split(DataConfig(binarization="dynamic"), "valid", seed=99).data)
+    intensities = binarized_mnist.load_dynamic_intensities("valid")
+    # pixels of intensity 0 / 255 are always 0 / 1: the valid split is drawn from the last 10000 train images
+    assert torch.all(valid.data[intensities == 0] == 0) and torch.all(valid.data[intensities == 255] == 1)
+    assert len(load_split(DataConfig(binarization="dynamic"), "test")) == 10000
+
+
+@needs_mnist
+def test_grey_mnist_in_unit_interval():
+    split = load_split(DataConfig(name="mnist"), "test")
+    x = split.to_float(split.images()[:100])
+    assert x.min() == 0 and x.max() == 1 and len(split) == 10000

@@ -1,0 +1,115 @@
+"""The shared Accelerate loop: exact resumption, non-finite stop, bf16 autocast, two processes."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from accelerate import Accelerator
+
+from genzoo import create_model, load_pretrained, save_pretrained
+from genzoo.data import DataConfig, ImageSplit
+from genzoo.training import NonFiniteLossError, TrainConfig, evaluate, train
+from tests.conftest import needs_binarized_mnist
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tiny_made():
+    torch.manual_seed(0)
+    return create_model("made", hidden=8, num_masks=2, order="random")
+
+
+def config(tmp_path, **overrides) -> TrainConfig:
+    base = dict(output_dir=str(tmp_path / "run"), batch_size=16, eval_batch_size=2000, max_steps=6, lr=1e-2,
+                warmup_steps=2, eval_every=3, save_every=3, log_every=1, num_sample_images=4, cpu=True,
+                ema_decay=0.9, grad_clip=1.0)
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+def losses(run_dir) -> dict[int, float]:
+    records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in records if "loss" in r}
+
+
+@needs_binarized_mnist
+def test_resumed_run_continues_with_the_same_losses(tmp_path):
+    cfg = config(tmp_path)
+    result = train(tiny_made(), DataConfig(), cfg)
+    run = tmp_path / "run"
+    full = losses(run)
+    assert sorted(full) == [1, 2, 3, 4, 5, 6]
+    assert (run / "samples" / "step_00000003.png").is_file() and result["path"].is_file()
+    meta_metrics = load_pretrained(result["path"]).pretrained_metadata["metrics"]
+    assert {"valid_nll", "test_nll", "step"} <= set(meta_metrics)
+
+    # Kill after step 3: drop everything the run wrote later, then resume from its last saved state.
+    shutil.rmtree(run / "checkpoints" / "step_00000006")
+    (run / "log.jsonl").write_text("")
+    train(tiny_made(), DataConfig(), cfg, resume="latest")
+    resumed = losses(run)
+    assert sorted(resumed) == [4, 5, 6]
+    for step in (4, 5, 6):
+        assert resumed[step] == pytest.approx(full[step], rel=1e-6, abs=1e-6)
+
+
+@needs_binarized_mnist
+def test_non_finite_loss_stops_naming_the_step(tmp_path):
+    model = tiny_made()
+    calls = {"n": 0}
+    original = model.loss
+
+    def poisoned(batch):
+        calls["n"] += 1
+        loss, metrics = original(batch)
+        return (loss * float("nan") if calls["n"] == 3 else loss), metrics
+
+    model.loss = poisoned
+    with pytest.raises(NonFiniteLossError, match="at step 3"):
+        train(model, DataConfig(), config(tmp_path))
+
+
+@needs_binarized_mnist
+def test_bf16_autocast_trains_on_cpu(tmp_path):
+    result = train(tiny_made(), DataConfig(), config(tmp_path, mixed_precision="bf16", max_steps=3, ema_decay=0.0))
+    assert torch.isfinite(torch.tensor(result["metrics"]["valid_nll"]))
+
+
+def torchrun(*args: str, processes: int = 2) -> None:
+    """Fresh CPU processes through torchrun; Accelerate picks up its env and runs MULTI_CPU with gloo."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes), *map(str, args)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_two_processes_give_the_same_valid_nll(tmp_path):
+    model = create_model("made", image_shape=(1, 4, 4), hidden=10, num_masks=2).eval()
+    path = save_pretrained(model, tmp_path / "m.safetensors")
+    data = (torch.rand(1001, 1, 4, 4) < 0.4).to(torch.uint8)  # odd count: uneven shards, padding dropped
+    torch.save(data, tmp_path / "data.pt")
+    one = evaluate(model, ImageSplit(data, scale=1.0), Accelerator(cpu=True), batch_size=64)["nll"]
+    torchrun(ROOT / "tests" / "_two_process_eval.py", path, tmp_path / "data.pt", tmp_path / "two.json")
+    two = json.loads((tmp_path / "two.json").read_text())
+    assert two["processes"] == 2
+    assert two["nll"] == pytest.approx(one, rel=1e-6)
+    exact = -model.log_prob(data.float()).double().mean().item()
+    assert one == pytest.approx(exact, rel=1e-6)
+
+
+@needs_binarized_mnist
+def test_accelerate_launch_two_process_training_exports(tmp_path):
+    """train/ar.py in two processes: DDP training, gathered validation, one export."""
+    out = tmp_path / "ddp"
+    torchrun("train/ar.py", "--config", "configs/made_binmnist.yaml", "model.hidden=8",
+                      f"train.output_dir={out}", "train.max_steps=4", "train.eval_every=2", "train.save_every=2",
+                      "train.batch_size=8", "train.num_sample_images=4", "train.log_every=1")
+    model = load_pretrained(out / "model.safetensors")
+    assert model.pretrained_metadata["metrics"]["valid_nll"] > 0
+    assert sorted((out / "checkpoints").glob("step_*"))[-1].name == "step_00000004"
