@@ -25,8 +25,8 @@ test: setup
 	$(PY) -m pytest -q
 
 bench: setup
-	$(PY) bench/ar_sampling.py
-	$(PY) bench/ar_training.py
+	$(PY) -m bench.ar_sampling
+	$(PY) -m bench.ar_training
 
 clean:
 	rm -rf $(VENV) samples runs

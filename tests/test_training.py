@@ -113,3 +113,13 @@ def test_accelerate_launch_two_process_training_exports(tmp_path):
     model = load_pretrained(out / "model.safetensors")
     assert model.pretrained_metadata["metrics"]["valid_nll"] > 0
     assert sorted((out / "checkpoints").glob("step_*"))[-1].name == "step_00000004"
+
+
+def test_weight_decay_spares_biases():
+    from genzoo.training import parameter_groups
+
+    model = create_model("nade", image_shape=(1, 2, 5), hidden=3)
+    decayed, spared = parameter_groups(model, 0.1)
+    assert decayed["weight_decay"] == 0.1 and spared["weight_decay"] == 0.0
+    assert {id(p) for p in decayed["params"]} == {id(model.W), id(model.V)}
+    assert {id(p) for p in spared["params"]} == {id(model.b), id(model.c)}

@@ -1,0 +1,23 @@
+"""Helpers shared by the bench scripts: timing and a printed table."""
+from __future__ import annotations
+
+import time
+
+
+def best_time(fn, repeats: int = 3) -> float:
+    """Best of ``repeats`` wall-clock runs of ``fn()`` in seconds (the least disturbed by other load)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def print_table(headers: list[str], rows: list[list]) -> None:
+    cells = [[str(h) for h in headers]] + [[f"{c:.4g}" if isinstance(c, float) else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for j, row in enumerate(cells):
+        print(" | ".join(c.rjust(w) for c, w in zip(row, widths)))
+        if j == 0:
+            print("-+-".join("-" * w for w in widths))
