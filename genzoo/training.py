@@ -245,10 +245,10 @@ def train(model, data: DataConfig, config: TrainConfig, resume: str | None = Non
         if state.step % config.save_every == 0 or state.step == config.max_steps:
             _save_state(accelerator, out, state.step, config.keep_checkpoints)
     bar.close()
-    return _export(accelerator, eval_model, data, config, state, out, run_config)
+    return _export(accelerator, eval_model, data, config, state, out)
 
 
-def _export(accelerator, eval_model, data, config, state, out, run_config) -> dict:
+def _export(accelerator, eval_model, data, config, state, out) -> dict:
     """Final weights (the best on valid if selected) -> ``model.safetensors`` with valid and test metrics."""
     if config.select_best and (out / "best.safetensors").is_file():
         accelerator.wait_for_everyone()
@@ -263,8 +263,7 @@ def _export(accelerator, eval_model, data, config, state, out, run_config) -> di
     metrics["step"] = state.best_step if config.select_best else state.step
     path = out / "model.safetensors"
     if accelerator.is_main_process:
-        save_pretrained(eval_model, path, metrics=metrics, dataset=asdict(data),
-                        train_config=(run_config or {}).get("train", asdict(config)))
+        save_pretrained(eval_model, path, metrics=metrics, dataset=asdict(data), train_config=asdict(config))
         _log(accelerator, out / "log.jsonl", {"step": state.step, "final": metrics}, None)
     accelerator.wait_for_everyone()
     accelerator.end_training()
