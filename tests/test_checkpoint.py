@@ -64,3 +64,21 @@ def test_foreign_safetensors_file_is_refused(tmp_path):
 def test_save_is_atomic_no_temporary_left(tmp_path):
     save_pretrained(create_model("fvsbn", image_shape=SMALL), tmp_path / "f.safetensors")
     assert [p.name for p in tmp_path.iterdir()] == ["f.safetensors"]
+
+
+@pytest.mark.parametrize("name", __import__("genzoo").list_pretrained())
+def test_shipped_checkpoint_metrics_are_reproduced(name):
+    """Each shipped file loads by name, carries its metrics, and its test NLL is what evaluation gives now."""
+    from accelerate import Accelerator
+
+    from genzoo.data import DataConfig, DataNotFoundError, load_split
+    from genzoo.training import evaluate
+
+    model = load_pretrained(name)
+    meta = model.pretrained_metadata
+    assert {"test_nll", "valid_nll"} <= set(meta["metrics"]) and meta["architecture"] == model.architecture
+    try:
+        split = load_split(DataConfig(**meta["dataset"]), "test")
+    except DataNotFoundError as exc:
+        pytest.skip(f"test data not found: {exc}")
+    assert evaluate(model, split, Accelerator(cpu=True))["nll"] == pytest.approx(meta["metrics"]["test_nll"], abs=1e-3)
