@@ -15,8 +15,7 @@ from pathlib import Path
 from accelerate import Accelerator
 
 from genzoo.checkpoint import load_pretrained
-from genzoo.config import config_from_dict
-from genzoo.data import DataConfig, load_split
+from genzoo.data import load_split, pretrained_data_config
 from genzoo.registry import list_pretrained
 from genzoo.training import evaluate
 
@@ -37,7 +36,7 @@ def results(data_root: str | None = None) -> list[dict]:
     for name in list_pretrained():
         model = load_pretrained(name)
         meta = model.pretrained_metadata
-        data = config_from_dict(DataConfig, {**meta["dataset"], "root": data_root or meta["dataset"].get("root")})
+        data = pretrained_data_config(model, data_root)
         test = evaluate(model, load_split(data, "test"), accelerator)
         paper = PAPER.get(name)
         rows.append({

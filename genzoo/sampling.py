@@ -9,12 +9,13 @@ from torchvision.utils import save_image
 
 
 @torch.no_grad()
-def save_sample_grid(model, path: str | Path, n: int = 64, seed: int = 0) -> Path:
-    """Draw ``n`` samples with a generator seeded by ``seed`` and write them as one PNG grid."""
+def save_sample_grid(model, path: str | Path, n: int = 64, seed: int = 0, reference: torch.Tensor | None = None) -> Path:
+    """Write ``model.preview`` as one PNG grid: ``n`` samples drawn with a generator seeded by ``seed`` (models
+    without a sampler show their reconstructions of ``reference`` images instead)."""
     generator = torch.Generator(device=model.device).manual_seed(seed)
     was_training = model.training
     model.eval()
-    samples = model.sample(n, generator=generator)
+    samples = model.preview(n, generator=generator, reference=reference)
     model.train(was_training)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

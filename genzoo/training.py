@@ -124,10 +124,10 @@ def evaluate(model, split: ImageSplit, accelerator: Accelerator, batch_size: int
         metrics = model.evaluation_metrics(split.to_float(batch))
         metrics = accelerator.gather_for_metrics(metrics)  # drops the padding of an uneven last shard
         for key, value in metrics.items():
-            sums[key] = sums.get(key, 0.0) + value.double().sum().item()
+            sums[key] = sums.get(key, 0.0) + value.double().sum(0).cpu()  # scalar, or (K,) for vector metrics
         count += next(iter(metrics.values())).shape[0]
     model.train(was_training)
-    return {key: total / count for key, total in sums.items()}
+    return model.summarize_metrics({key: total / count for key, total in sums.items()})
 
 
 def latest_checkpoint(output_dir: str | Path) -> Path:
@@ -195,6 +195,7 @@ def train(model, data: DataConfig, config: TrainConfig, resume: str | None = Non
     if config.log_with:
         accelerator.init_trackers(out.name, config=_flat(run_config or {"train": asdict(config)}))
     eval_model = ema.module if ema is not None else model
+    preview_reference = valid_split.to_float(valid_split.images()[: config.num_sample_images])
     log_path = out / "log.jsonl"
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
@@ -236,7 +237,7 @@ def train(model, data: DataConfig, config: TrainConfig, resume: str | None = Non
                  config.log_with)
             if accelerator.is_main_process:
                 save_sample_grid(eval_model, out / "samples" / f"step_{state.step:08d}.png",
-                                 config.num_sample_images, config.seed)
+                                 config.num_sample_images, config.seed, reference=preview_reference)
             metric = valid[eval_model.eval_metric]
             if metric < state.best_metric:
                 state.best_metric, state.best_step = metric, state.step

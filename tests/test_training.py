@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from genzoo import create_model, load_pretrained, save_pretrained
 from genzoo.data import DataConfig, ImageSplit
 from genzoo.training import NonFiniteLossError, TrainConfig, evaluate, train
 from tests.conftest import needs_binarized_mnist
+from tests.launch import torchrun
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,14 +77,6 @@ def test_non_finite_loss_stops_naming_the_step(tmp_path):
 def test_bf16_autocast_trains_on_cpu(tmp_path):
     result = train(tiny_made(), DataConfig(), config(tmp_path, mixed_precision="bf16", max_steps=3, ema_decay=0.0))
     assert torch.isfinite(torch.tensor(result["metrics"]["valid_nll"]))
-
-
-def torchrun(*args: str, processes: int = 2) -> None:
-    """Fresh CPU processes through torchrun; Accelerate picks up its env and runs MULTI_CPU with gloo."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes), *map(str, args)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
 def test_two_processes_give_the_same_valid_nll(tmp_path):

@@ -60,6 +60,14 @@ class ImageSplit:
         return batch.float() / self.scale if self.scale != 1 else batch.float()
 
 
+def pretrained_data_config(model, root: str | None = None) -> DataConfig:
+    """The dataset a loaded checkpoint was trained on (from its metadata), read from ``root`` if given."""
+    from genzoo.config import config_from_dict
+
+    dataset = dict(getattr(model, "pretrained_metadata", {}).get("dataset") or {})
+    return config_from_dict(DataConfig, {**dataset, "root": root or dataset.get("root")}, where="checkpoint dataset")
+
+
 def load_split(config: DataConfig, split: str, seed: int = 0) -> ImageSplit:
     """Split ``train`` / ``valid`` / ``test`` of the dataset ``config`` names; ``seed`` drives dynamic redraws."""
     if config.name == "mnist":

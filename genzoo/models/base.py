@@ -17,6 +17,7 @@ class GenerativeModel(nn.Module):
     config_class: type
     architecture: str  # set by @register_model
     eval_metric = "nll"
+    needs_reference = False  # True where ``preview`` shows what the model does to real images
 
     def __init__(self, config):
         super().__init__()
@@ -33,9 +34,20 @@ class GenerativeModel(nn.Module):
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} has no exact log-likelihood")
 
+    def preview(self, n: int, generator: torch.Generator | None = None,
+                reference: torch.Tensor | None = None) -> torch.Tensor:
+        """Images for the grid written at each evaluation: samples here; models without a sampler (a VQ-VAE)
+        show what they do to the ``reference`` images instead."""
+        return self.sample(n, generator=generator)
+
     def evaluation_metrics(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per-example metrics, each of shape (B,); by default the negative log-likelihood in nats."""
+        """Per-example metrics, each of shape (B,) or (B, K); by default the negative log-likelihood in nats."""
         return {"nll": -self.log_prob(x)}
+
+    def summarize_metrics(self, means: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Split-level numbers from the means over the split of ``evaluation_metrics`` (vector-valued ones,
+        such as code counts, become e.g. usage and perplexity here)."""
+        return {key: float(value) for key, value in means.items()}
 
     @property
     def device(self) -> torch.device:

@@ -18,6 +18,8 @@ MODELS = {
     "made": ("made", {"hidden": 12}),
     "made-deep": ("made", {"hidden": 12, "layers": 3}),
     "made-ensemble": ("made", {"hidden": 12, "layers": 2, "num_masks": 4, "order": "random"}),
+    "made-direct": ("made", {"hidden": 12, "order": "random", "direct": True}),
+    "made-ensemble-direct": ("made", {"hidden": 12, "layers": 2, "num_masks": 3, "order": "random", "direct": True}),
 }
 
 
@@ -135,3 +137,18 @@ def test_made_training_cycles_through_masks():
     model = small_model("made-ensemble").train()
     seen = [model.training_mask() for _ in range(8)]
     assert seen == [0, 1, 2, 3, 0, 1, 2, 3]
+
+
+def test_made_direct_path_is_the_masked_input_to_output_layer():
+    """With the hidden path silenced, logits are exactly W_direct * [p(j) < p(d)] x: the FVSBN beside the MLP."""
+    model = small_model("made-ensemble-direct")
+    with torch.no_grad():
+        for layer in model.net:
+            layer.weight.zero_()
+    for mask in range(model.num_masks):
+        x = torch.rand(1, 10, dtype=torch.float64)
+        jac = torch.autograd.functional.jacobian(lambda v: model.conditional_logits(v, mask)[0], x)[:, 0, :]
+        position = torch.empty(10, dtype=torch.long)
+        position[model.ordering(mask)] = torch.arange(10)
+        expected = model.direct.weight * (position[None, :] < position[:, None])
+        torch.testing.assert_close(jac, expected, rtol=0, atol=1e-12)

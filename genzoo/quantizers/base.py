@@ -1,0 +1,28 @@
+"""What every quantizer shares: input checks and code-usage statistics."""
+from __future__ import annotations
+
+import torch
+
+
+def check_latents(z: torch.Tensor, dim: int, who: str) -> None:
+    """Clear errors for latents a quantizer cannot take: not floating point, wrong last dimension, NaN or inf."""
+    if not isinstance(z, torch.Tensor) or not z.is_floating_point():
+        raise TypeError(f"{who} takes a floating-point tensor (..., {dim}), got "
+                        f"{z.dtype if isinstance(z, torch.Tensor) else type(z).__name__}")
+    if z.dim() < 1 or z.shape[-1] != dim:
+        raise ValueError(f"{who} expects latents of shape (..., {dim}) (channels last), got {tuple(z.shape)}")
+    if not torch.isfinite(z).all():
+        raise ValueError(f"{who} got non-finite latents (NaN or inf) in a tensor of shape {tuple(z.shape)}")
+
+
+def code_statistics(indices: torch.Tensor, codebook_size: int) -> dict[str, torch.Tensor]:
+    """Counts per code, perplexity exp(H(p)) of the code frequencies p and the share of codes used (0..1)."""
+    counts = torch.bincount(indices.reshape(-1), minlength=codebook_size).float()  # (K,)
+    return {"counts": counts, **usage_from_counts(counts)}
+
+
+def usage_from_counts(counts: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Perplexity and share of codes used from code counts (K,) (or from frequencies: only ratios matter)."""
+    p = counts / counts.sum().clamp_min(1e-12)
+    entropy = -(p * torch.log(p.clamp_min(1e-30))).sum()
+    return {"perplexity": entropy.exp(), "usage": (counts > 0).float().mean()}
