@@ -31,41 +31,67 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 def results(data_root: str | None = None) -> list[dict]:
+    """One row per shipped checkpoint: its test metrics recomputed now, plus what its metadata says."""
     accelerator = Accelerator(cpu=True)
     rows = []
     for name in list_pretrained():
         model = load_pretrained(name)
         meta = model.pretrained_metadata
         data = pretrained_data_config(model, data_root)
-        test = evaluate(model, load_split(data, "test"), accelerator)
         paper = PAPER.get(name)
         rows.append({
             "name": name, "architecture": meta["architecture"], "params": model.num_parameters(),
             "dataset": f"{data.name} ({data.binarization})" if data.name == "binarized_mnist" else data.name,
-            "test_nll": test.get("nll"), "valid_nll": meta["metrics"].get("valid_nll"),
+            "test": evaluate(model, load_split(data, "test"), accelerator),
+            "valid": {k[len("valid_"):]: v for k, v in meta["metrics"].items() if k.startswith("valid_")},
             "paper": f"{paper[0]:.2f} ({paper[1]})" if paper else "",
+            "quantizer": _quantizer_name(model),
         })
     return rows
 
 
+def _quantizer_name(model) -> str:
+    quantizer = getattr(model, "quantizer", None)
+    if quantizer is None:
+        return ""
+    if hasattr(quantizer, "levels"):
+        return f"FSQ {list(quantizer.levels)}"
+    return f"VQ {quantizer.estimator}, {quantizer.codebook_size} codes"
+
+
+def _fmt(value, digits: int = 2) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, float) else "-"
+
+
 def markdown(rows: list[dict]) -> str:
+    """Likelihood models (test NLL) in one table, autoencoders (reconstruction, codebook use) in another."""
+    likelihood = [r for r in rows if "nll" in r["test"]]
+    autoencoders = [r for r in rows if "mse" in r["test"]]
     lines = ["| checkpoint | architecture | parameters | data | test NLL (nats) | valid NLL | paper |",
              "|---|---|---:|---|---:|---:|---|"]
-    for r in rows:
-        fmt = lambda v: f"{v:.2f}" if isinstance(v, float) else "-"  # noqa: E731
+    for r in likelihood:
         lines.append(f"| `{r['name']}` | {r['architecture']} | {r['params']:,} | {r['dataset']} | "
-                     f"{fmt(r['test_nll'])} | {fmt(r['valid_nll'])} | {r['paper']} |")
-    if not rows:
-        lines.append("| (no shipped checkpoints yet) | | | | | | |")
+                     f"{_fmt(r['test']['nll'])} | {_fmt(r['valid'].get('nll'))} | {r['paper']} |")
+    if not likelihood:
+        lines.append("| (no shipped likelihood models yet) | | | | | | |")
+    if autoencoders:
+        lines += ["", "| checkpoint | quantizer | parameters | data | test MSE | PSNR (dB) | codes used | perplexity "
+                  "| quantization error |", "|---|---|---:|---|---:|---:|---:|---:|---:|"]
+        for r in autoencoders:
+            t = r["test"]
+            lines.append(f"| `{r['name']}` | {r['quantizer']} | {r['params']:,} | {r['dataset']} | "
+                         f"{_fmt(t['mse'], 5)} | {_fmt(t['psnr'])} | {t['usage']:.1%} | {_fmt(t['perplexity'], 1)} "
+                         f"| {_fmt(t['quant_error'], 4)} |")
     return "\n".join(lines)
 
 
-def write_readme(table: str, path: Path = README) -> None:
+def write_readme(table: str, path: Path = README, start: str = START, end: str = END) -> None:
+    """Replace what lies between the ``start`` and ``end`` markers of ``path`` with ``table``."""
     text = path.read_text()
-    if START not in text or END not in text:
-        raise ValueError(f"{path} has no {START} ... {END} markers to put the table between")
-    block = f"{START}\n{table}\n{END}"
-    path.write_text(re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S))
+    if start not in text or end not in text:
+        raise ValueError(f"{path} has no {start} ... {end} markers to put the table between")
+    block = f"{start}\n{table}\n{end}"
+    path.write_text(re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S))
 
 
 def main(argv: list[str] | None = None) -> str:

@@ -91,9 +91,11 @@ class VQVAE(GenerativeModel):
         return rearrange(q, "b h w d -> b d h w"), indices, info
 
     def forward(self, x: torch.Tensor):
-        """x -> (x_hat in [0, 1], indices, quantizer info)."""
+        """x -> (x_hat, indices, quantizer info); x_hat is the decoder's linear output (``reconstruct`` clamps
+        it to [0, 1]). A sigmoid output under squared error saturates on MNIST's black background and stops
+        learning within a few hundred steps, hence the linear output."""
         q, indices, info = self.quantize(self._check_images(x))
-        return torch.sigmoid(self.decoder(q)), indices, info
+        return self.decoder(q), indices, info
 
     def loss(self, batch: torch.Tensor):
         x_hat, _, info = self(batch)
@@ -112,11 +114,12 @@ class VQVAE(GenerativeModel):
         if indices.dim() != 3:
             raise ValueError(f"expected an index grid (B, H, W), got shape {tuple(indices.shape)}")
         q = rearrange(self.quantizer.lookup(indices), "b h w d -> b d h w")
-        return torch.sigmoid(self.decoder(q.to(next(self.decoder.parameters()).dtype)))
+        return self.decoder(q.to(next(self.decoder.parameters()).dtype)).clamp(0, 1)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        return self(x)[0]
+        """x -> reconstruction in [0, 1]."""
+        return self(x)[0].clamp(0, 1)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError("a VQ-VAE has no prior over its codes: fit one on encode() grids "
@@ -139,7 +142,7 @@ class VQVAE(GenerativeModel):
         x = self._check_images(x)
         e = rearrange(self.encoder(x), "b d h w -> b h w d")
         q, indices, _ = self.quantizer(e)
-        x_hat = torch.sigmoid(self.decoder(rearrange(q, "b h w d -> b d h w"))).float()
+        x_hat = self.decoder(rearrange(q, "b h w d -> b d h w")).float().clamp(0, 1)
         mse = (x_hat - x).pow(2).flatten(1).mean(1)  # (B,)
         if isinstance(self.quantizer, FSQ):
             target = self.quantizer.bound(e.float()) / self.quantizer._half_width
