@@ -9,13 +9,15 @@ paper column is the published figure the model is meant to match.
 from __future__ import annotations
 
 import argparse
+import copy
 import re
 from pathlib import Path
 
+import torch
 from accelerate import Accelerator
 
 from genzoo.checkpoint import load_pretrained
-from genzoo.data import load_split, pretrained_data_config
+from genzoo.data import load_split, pretrained_data_config, toy1d
 from genzoo.registry import list_pretrained
 from genzoo.training import evaluate
 
@@ -46,8 +48,17 @@ def results(data_root: str | None = None) -> list[dict]:
             "valid": {k[len("valid_"):]: v for k, v in meta["metrics"].items() if k.startswith("valid_")},
             "paper": f"{paper[0]:.2f} ({paper[1]})" if paper else "",
             "quantizer": _quantizer_name(model),
+            "target": data.target if data.name == "toy1d" else "",
+            "kl": _kl_to_target(model, data.target) if data.name == "toy1d" and data.target != "file" else None,
         })
     return rows
+
+
+def _kl_to_target(model, target: str) -> float:
+    """KL(target || model) in nats by quadrature (genzoo.data.toy1d.kl_divergence), in float64."""
+    model = copy.deepcopy(model).double()
+    with torch.no_grad():
+        return toy1d.kl_divergence(target, lambda y: model.log_prob(torch.from_numpy(y)[:, None])[:, 0].numpy())
 
 
 def _quantizer_name(model) -> str:
@@ -64,8 +75,10 @@ def _fmt(value, digits: int = 2) -> str:
 
 
 def markdown(rows: list[dict]) -> str:
-    """Likelihood models (test NLL) in one table, autoencoders (reconstruction, codebook use) in another."""
-    likelihood = [r for r in rows if "nll" in r["test"]]
+    """Image likelihood models (test NLL), autoencoders (reconstruction, codebook use) and 1-D densities (test
+    NLL, KL to the known target), one table each."""
+    likelihood = [r for r in rows if "nll" in r["test"] and not r.get("target")]
+    densities = [r for r in rows if r.get("target")]
     autoencoders = [r for r in rows if "mse" in r["test"]]
     lines = ["| checkpoint | architecture | parameters | data | test NLL (nats) | valid NLL | paper |",
              "|---|---|---:|---|---:|---:|---|"]
@@ -82,6 +95,12 @@ def markdown(rows: list[dict]) -> str:
             lines.append(f"| `{r['name']}` | {r['quantizer']} | {r['params']:,} | {r['dataset']} | "
                          f"{_fmt(t['mse'], 5)} | {_fmt(t['psnr'])} | {t['usage']:.1%} | {_fmt(t['perplexity'], 1)} "
                          f"| {_fmt(t['quant_error'], 4)} |")
+    if densities:
+        lines += ["", "| checkpoint | model | parameters | target | test NLL (nats) | KL(target \\|\\| model) |",
+                  "|---|---|---:|---|---:|---:|"]
+        for r in densities:
+            lines.append(f"| `{r['name']}` | {r['architecture']} | {r['params']:,} | {r['target']} | "
+                         f"{_fmt(r['test']['nll'], 4)} | {_fmt(r['kl'], 5)} |")
     return "\n".join(lines)
 
 

@@ -48,7 +48,7 @@ class TrainConfig:
     save_every: int = 1000
     log_every: int = 50
     keep_checkpoints: int = 2
-    num_sample_images: int = 64
+    num_sample_images: int = 64  # 0: no sample grid at evaluations (models whose samples are not images)
     select_best: bool = True  # export the weights with the best valid metric (early stopping on valid)
     test_at_end: bool = True  # report test metrics of the exported weights (never used to select)
     log_with: str | None = None  # an Accelerate tracker, e.g. "tensorboard"
@@ -235,7 +235,7 @@ def train(model, data: DataConfig, config: TrainConfig, resume: str | None = Non
             valid = evaluate(eval_model, valid_split, accelerator, config.eval_batch_size)
             _log(accelerator, log_path, {"step": state.step, **{f"valid_{k}": v for k, v in valid.items()}},
                  config.log_with)
-            if accelerator.is_main_process:
+            if accelerator.is_main_process and config.num_sample_images > 0:
                 save_sample_grid(eval_model, out / "samples" / f"step_{state.step:08d}.png",
                                  config.num_sample_images, config.seed, reference=preview_reference)
             metric = valid[eval_model.eval_metric]

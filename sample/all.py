@@ -1,12 +1,15 @@
-"""One grid per shipped checkpoint: python sample/all.py --out samples
+"""One PNG per shipped checkpoint: python sample/all.py --out samples
 
-Samples for generative models; for autoencoders (VQ-VAE, FSQ) test inputs above their reconstructions.
+A grid of samples for image models; for autoencoders (VQ-VAE, FSQ) test inputs above their reconstructions;
+for 1-D densities the fitted density over the test data, and its CDF.
 """
 import argparse
 from pathlib import Path
 
 from genzoo import list_pretrained, load_pretrained
 from genzoo.data import load_split, pretrained_data_config
+from genzoo.models.density.base import Density1D
+from genzoo.plotting import plot_pretrained_density
 from genzoo.sampling import save_sample_grid
 
 if __name__ == "__main__":
@@ -21,6 +24,9 @@ if __name__ == "__main__":
         print("no shipped checkpoints in checkpoints/ yet")
     for name in names:
         model = load_pretrained(name)
+        if isinstance(model, Density1D):
+            print(f"wrote {plot_pretrained_density(model, Path(args.out) / f'{name}.png', name, args.data_root)}")
+            continue
         reference = None
         if model.needs_reference:
             test = load_split(pretrained_data_config(model, args.data_root), "test")

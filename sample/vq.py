@@ -9,29 +9,11 @@ writes the test set's 7x7 index grids (the data a prior over codes trains on).
 import argparse
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from genzoo import load_pretrained  # noqa: E402
-from genzoo.data import load_split, pretrained_data_config  # noqa: E402
-from genzoo.models.vq.codes import encode_split, export_codes  # noqa: E402
-from genzoo.sampling import save_sample_grid  # noqa: E402
-
-
-def usage_histogram(grids: torch.Tensor, codebook_size: int, path: Path, title: str) -> Path:
-    counts = torch.bincount(grids.flatten(), minlength=codebook_size).numpy()
-    used = (counts > 0).mean()
-    fig, ax = plt.subplots(figsize=(8, 3))
-    ax.bar(range(codebook_size), counts, width=1.0)
-    ax.set(xlabel="code index", ylabel="uses on the test set", yscale="log",
-           title=f"{title}: {used:.1%} of {codebook_size} codes used")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+from genzoo import load_pretrained
+from genzoo.data import load_split, pretrained_data_config
+from genzoo.models.vq.codes import encode_split, export_codes
+from genzoo.plotting import usage_histogram
+from genzoo.sampling import save_sample_grid
 
 
 def main(argv=None):

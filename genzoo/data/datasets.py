@@ -5,24 +5,49 @@ from dataclasses import dataclass
 
 import torch
 
-from genzoo.data import binarized_mnist
+from genzoo.data import binarized_mnist, toy1d
 from genzoo.data.mnist import load_mnist_uint8
 
-DATASETS = ("binarized_mnist", "mnist")
+DATASETS = ("binarized_mnist", "mnist", "toy1d")
 BINARIZATIONS = ("static", "dynamic")
 
 
 @dataclass
 class DataConfig:
-    name: str = "binarized_mnist"  # binarized_mnist | mnist
+    name: str = "binarized_mnist"  # binarized_mnist | mnist | toy1d
     binarization: str = "static"  # static | dynamic (binarized_mnist only)
     root: str | None = None  # data root; None: $GENZOO_DATA, then the user cache dir
+    target: str = "gmm10"  # toy1d: a target of genzoo.data.toy1d.TARGETS, or "file" to read ``path``
+    path: str | None = None  # toy1d with target "file": a .npy array or the first column of a .csv
 
     def __post_init__(self):
         if self.name not in DATASETS:
             raise ValueError(f"unknown dataset {self.name!r}; datasets: {', '.join(DATASETS)}")
         if self.binarization not in BINARIZATIONS:
             raise ValueError(f"unknown binarization {self.binarization!r}; choose from {', '.join(BINARIZATIONS)}")
+        if self.name == "toy1d" and self.target != "file":
+            toy1d.target(self.target)  # an unknown target is an error naming the known ones
+        if self.name == "toy1d" and self.target == "file" and not self.path:
+            raise ValueError("data.target: file needs data.path (a .npy or .csv file)")
+
+
+class SampleSplit:
+    """Rows of real numbers (N, C) held in memory as float32 (1-D densities: C = 1); the same interface as
+    ``ImageSplit`` (``images`` returns the rows), so the batch loader and evaluation serve both."""
+
+    def __init__(self, data: torch.Tensor):
+        if not data.is_floating_point() or data.dim() != 2:
+            raise ValueError(f"SampleSplit wants float (N, C), got {data.dtype} {tuple(data.shape)}")
+        self.data = data
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+    def images(self, epoch: int = 0) -> torch.Tensor:
+        return self.data
+
+    def to_float(self, batch: torch.Tensor) -> torch.Tensor:
+        return batch.float()
 
 
 class ImageSplit:
@@ -68,8 +93,14 @@ def pretrained_data_config(model, root: str | None = None) -> DataConfig:
     return config_from_dict(DataConfig, {**dataset, "root": root or dataset.get("root")}, where="checkpoint dataset")
 
 
-def load_split(config: DataConfig, split: str, seed: int = 0) -> ImageSplit:
+def load_split(config: DataConfig, split: str, seed: int = 0) -> ImageSplit | SampleSplit:
     """Split ``train`` / ``valid`` / ``test`` of the dataset ``config`` names; ``seed`` drives dynamic redraws."""
+    if config.name == "toy1d":
+        if config.target == "file":
+            values = toy1d.split_column(toy1d.load_column(config.path), split)
+        else:
+            values = toy1d.sample_target(config.target, split)
+        return SampleSplit(torch.from_numpy(values).float()[:, None])
     if config.name == "mnist":
         images = load_mnist_uint8(train=split != "test", root=config.root)
         images = {"train": images[:50000], "valid": images[50000:], "test": images}[split]

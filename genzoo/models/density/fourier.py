@@ -11,7 +11,8 @@ Interval masses without cancellation. With m = (x_a + x_b) / 2 and dx = x_b - x_
     int_{x_a}^{x_b} p = dx * (1/2 + sum_n Re[(c_n / c_0) e^{i pi n m}] sinc(n dx / 2)),   sinc(z) = sin(pi z) / (pi z),
 a product of dx and the mean of p over the interval, with no difference of two nearly equal CDF values; and
 dx = tanh(u_b) - tanh(u_a) = sinh(u_b - u_a) / (cosh u_a cosh u_b) is computed in log space, so a 1e-6-wide
-bin 20 scales out in the tail still gets its ~1e-23 of mass. cdf(y) is the mass of (-inf, y].
+bin 20 scales out in the tail still gets its ~1e-23 of mass. cdf(y) is the mass of (-inf, y] (below t) or one
+minus the mass of (y, inf) (above t).
 
 ``channels = C`` holds C independent densities (the per-channel entropy-model use): inputs have shape
 (..., C) and every operation is vectorized over channels and points.
@@ -25,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genzoo.models.base import GenerativeModel
+from genzoo.models.density.base import Density1D
+from genzoo.models.density.inversion import invert_cdf
 from genzoo.registry import register_model
 
 U_MAX = 60.0  # |(y - t) / s| beyond this is the end of the line: tanh'(u) < 1e-51 there
@@ -56,7 +58,7 @@ def log_tanh_difference(u_a: torch.Tensor, u_b: torch.Tensor) -> torch.Tensor:
 
 
 @register_model("fourier1d")
-class FourierDensity(GenerativeModel):
+class FourierDensity(Density1D):
     """q(y) for y of shape (..., C). ``log_prob``, ``cdf``, ``interval_mass``/``log_interval_mass`` and
     ``sample`` are exact; ``loss`` is the mean negative log-likelihood (+ the smoothness penalty)."""
 
@@ -90,8 +92,15 @@ class FourierDensity(GenerativeModel):
         return torch.arange(1, self.config.num_frequencies + 1, device=self.coefficients.device, dtype=dtype)
 
     def density_on_interval(self, x: torch.Tensor) -> torch.Tensor:
-        """p(x) on [-1, 1] for x of shape (..., C)."""
-        return self._mean_on_interval(x, torch.zeros_like(x))
+        """p(x) on [-1, 1] for x of shape (..., C), as |sum_k a_k e^{-i pi k x}|^2 / (2 c_0): a sum of squares,
+        accurate relative to p even near its zeros, where 1/2 + Re sum(...) loses digits to cancellation."""
+        a = self.coefficients.to(x.dtype)  # (C, N + 1, 2)
+        k = torch.arange(a.shape[1], device=x.device, dtype=x.dtype)
+        phase = math.pi * x[..., None] * k  # (..., C, N + 1)
+        cos, sin = torch.cos(phase), torch.sin(phase)
+        real = (a[..., 0] * cos + a[..., 1] * sin).sum(-1)  # Re sum_k a_k e^{-i phase}
+        imag = (a[..., 1] * cos - a[..., 0] * sin).sum(-1)
+        return (real**2 + imag**2) / (2 * a.pow(2).sum((-1, -2)))
 
     def _mean_on_interval(self, m: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
         """Mean of p over [m - dx/2, m + dx/2]: 1/2 + sum_n Re[(c_n/c_0) e^{i pi n m}] sinc(n dx / 2)."""
@@ -107,23 +116,12 @@ class FourierDensity(GenerativeModel):
     def scale(self) -> torch.Tensor:
         return self.log_scale.exp()
 
-    def _check(self, y: torch.Tensor, allow_inf: bool = False) -> torch.Tensor:
-        C = self.config.channels
-        if not isinstance(y, torch.Tensor) or not y.is_floating_point():
-            raise TypeError(f"expected a floating-point tensor of shape (..., {C}), got "
-                            f"{y.dtype if isinstance(y, torch.Tensor) else type(y).__name__}")
-        if y.dim() < 1 or y.shape[-1] != C:
-            raise ValueError(f"expected values of shape (..., {C}) (channels last), got {tuple(y.shape)}")
-        if torch.isnan(y).any() or (not allow_inf and torch.isinf(y).any()):
-            raise ValueError("values must be finite" + ("" if not allow_inf else " or +-inf (not NaN)"))
-        return y
-
     def _u(self, y: torch.Tensor) -> torch.Tensor:
         return ((y - self.offset.to(y.dtype)) / self.scale.to(y.dtype)).clamp(-U_MAX, U_MAX)
 
     def log_prob(self, y: torch.Tensor) -> torch.Tensor:
         """log q(y) = log p(x) + log(1 - x^2) - log s, x = tanh((y - t) / s); shape (..., C)."""
-        y = self._check(y)
+        y = self.check_values(y)
         u = (y - self.offset.to(y.dtype)) / self.scale.to(y.dtype)
         x = torch.tanh(u)
         log_jacobian = 2 * (math.log(2.0) - u.abs() - F.softplus(-2 * u.abs()))  # log(1 - tanh(u)^2), stable
@@ -132,7 +130,7 @@ class FourierDensity(GenerativeModel):
 
     def log_interval_mass(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """log q((a, b]) for a <= b of shape (..., C); a = -inf and b = inf are allowed."""
-        a, b = self._check(a, allow_inf=True), self._check(b, allow_inf=True)
+        a, b = self.check_values(a, allow_inf=True), self.check_values(b, allow_inf=True)
         if (a > b).any():
             raise ValueError("interval_mass needs a <= b everywhere")
         u_a, u_b = self._u(a), self._u(b)
@@ -145,9 +143,12 @@ class FourierDensity(GenerativeModel):
         return self.log_interval_mass(a, b).exp()
 
     def cdf(self, y: torch.Tensor) -> torch.Tensor:
-        """q((-inf, y]); cdf(-inf) = 0, cdf(inf) = 1."""
-        y = self._check(y, allow_inf=True)
-        return self.interval_mass(torch.full_like(y, -math.inf), y)
+        """q((-inf, y]); cdf(-inf) = 0, cdf(inf) = 1. Above the centre t it is 1 - q((y, inf)): each tail is
+        then a small mass computed without cancellation, and the CDF stays monotone to the last bit."""
+        y = self.check_values(y, allow_inf=True)
+        inf = torch.full_like(y, math.inf)
+        lower, upper = self.interval_mass(-inf, y), self.interval_mass(y, inf)
+        return torch.where(y <= self.offset.to(y.dtype), lower, 1 - upper)
 
     # -- training and sampling --------------------------------------------------------------------------------
 
@@ -155,38 +156,20 @@ class FourierDensity(GenerativeModel):
         n = self._frequencies(torch.float32)
         return (n**2 * self.autocorrelation().abs() ** 2).sum()
 
-    def loss(self, batch: torch.Tensor):
-        nll = -self.log_prob(batch).sum(-1).mean()  # channels are independent: their log-densities add
-        loss = nll + self.config.regularization * self.regularizer() if self.config.regularization else nll
-        return loss, {"nll": nll.detach()}
-
-    def evaluation_metrics(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"nll": -self.log_prob(x).sum(-1)}
+    def penalty(self) -> torch.Tensor | None:
+        return self.config.regularization * self.regularizer() if self.config.regularization else None
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, tol: float = 1e-6) -> torch.Tensor:
         """n exact samples (n, C): u ~ U(0, 1) pushed through the inverse CDF, solved on [-1, 1] in float64 by
-        bracketing on a grid, then safeguarded Newton steps (bisection where Newton leaves the bracket) until
-        the bracket or the step is below ``tol`` in x."""
+        bracketing on a grid of 8N + 2 points, then safeguarded Newton (``invert_cdf``) to ``tol`` in x."""
         device = self.coefficients.device
         C = self.config.channels
         target = torch.rand(n, C, generator=generator, device=device, dtype=torch.float64)
         grid = torch.linspace(-1, 1, 8 * self.config.num_frequencies + 2, device=device, dtype=torch.float64)
         grid_cdf = self._cdf_on_interval(grid[:, None].expand(-1, C))  # (G, C), increasing from 0 to 1
         k = torch.searchsorted(grid_cdf.T.contiguous(), target.T.contiguous()).T.clamp(1, len(grid) - 1)  # (n, C)
-        lo, hi = grid[k - 1], grid[k]
-        x = (lo + hi) / 2
-        for _ in range(100):
-            f = self._cdf_on_interval(x) - target
-            lo, hi = torch.where(f < 0, x, lo), torch.where(f < 0, hi, x)
-            step = f / self.density_on_interval(x).clamp_min(1e-300)
-            newton = x - step
-            inside = (newton > lo) & (newton < hi)
-            x_new = torch.where(inside, newton, (lo + hi) / 2)
-            done = ((x_new - x).abs() < tol) | ((hi - lo) < tol)
-            x = x_new
-            if bool(done.all()):
-                break
+        x = invert_cdf(self._cdf_on_interval, self.density_on_interval, target, grid[k - 1], grid[k], tol)
         x = x.clamp(-1 + 1e-16, 1 - 1e-16)
         y = self.offset.double() + self.scale.double() * torch.atanh(x)
         return y.to(self.coefficients.dtype)

@@ -1,0 +1,61 @@
+"""1-D targets: exact densities, fixed draws, KL by quadrature, a user's own column of numbers."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+from genzoo.data import DataConfig, load_split, toy1d
+
+
+@pytest.mark.parametrize("name", list(toy1d.TARGETS))
+def test_targets_are_normalized_and_splits_fixed(name):
+    p = toy1d.target(name)
+    lo, hi = p.support()
+    total = integrate.quad(lambda y: float(np.exp(np.asarray(p.logpdf(np.array([y])))[0])), lo, hi, limit=500,
+                           points=None if math.isinf(lo) or math.isinf(hi) else [0.5 * (lo + hi)])[0]
+    assert total == pytest.approx(1.0, abs=1e-6)
+    a, b = toy1d.sample_target(name, "test"), toy1d.sample_target(name, "test")
+    assert a.shape == (10000,) and np.array_equal(a, b)
+    assert not np.array_equal(a[:100], toy1d.sample_target(name, "valid")[:100])
+
+
+def test_gmm10_entropy_matches_the_published_figure():
+    p = toy1d.target("gmm10")
+    entropy = -integrate.quad(lambda y: float(p.pdf(np.array([y]))[0] * p.logpdf(np.array([y]))[0]), -2, 2,
+                              limit=500, points=toy1d.GMM10_MEANS)[0]
+    assert entropy == pytest.approx(-0.5978, abs=5e-4)
+
+
+def test_kl_is_zero_for_the_target_and_positive_otherwise():
+    p = toy1d.target("laplace")
+    assert toy1d.kl_divergence("laplace", lambda y: p.logpdf(y)) == pytest.approx(0.0, abs=1e-9)
+    from scipy import stats
+
+    q = stats.norm(0, math.sqrt(2))  # the Gaussian with the Laplace's variance
+    kl = toy1d.kl_divergence("laplace", lambda y: q.logpdf(y))
+    expected = -(1 + math.log(2)) - np.mean(q.logpdf(toy1d.sample_target("laplace", "train")))  # -H(p) - E_p log q
+    assert kl == pytest.approx(expected, abs=0.02) and kl > 0
+
+
+def test_user_columns_from_npy_and_csv(tmp_path):
+    values = np.random.RandomState(0).standard_normal(1000)
+    np.save(tmp_path / "v.npy", values)
+    (tmp_path / "v.csv").write_text("value,other\n" + "\n".join(f"{v},{i}" for i, v in enumerate(values)))
+    for name in ("v.npy", "v.csv"):
+        config = DataConfig(name="toy1d", target="file", path=str(tmp_path / name))
+        splits = {s: load_split(config, s).images()[:, 0].double().numpy() for s in ("train", "valid", "test")}
+        assert [len(v) for v in splits.values()] == [800, 100, 100]
+        assert np.allclose(np.sort(np.concatenate(list(splits.values()))), np.sort(values), atol=1e-6)
+
+
+def test_bad_columns_and_targets(tmp_path):
+    np.save(tmp_path / "bad.npy", np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        toy1d.load_column(tmp_path / "bad.npy")
+    with pytest.raises(ValueError, match="unknown 1-D target"):
+        DataConfig(name="toy1d", target="cauchy")
+    with pytest.raises(ValueError, match="data.path"):
+        DataConfig(name="toy1d", target="file")
