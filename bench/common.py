@@ -21,3 +21,11 @@ def print_table(headers: list[str], rows: list[list]) -> None:
         print(" | ".join(c.rjust(w) for c, w in zip(row, widths)))
         if j == 0:
             print("-+-".join("-" * w for w in widths))
+
+
+def markdown_table(headers: list[str], rows: list[list]) -> str:
+    """The same table as ``print_table``, in Markdown (for --write-readme)."""
+    cell = lambda c: f"{c:.4g}" if isinstance(c, float) else str(c).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -21,9 +21,10 @@ import numpy as np
 import torch
 from scipy import stats
 
-from bench.common import print_table
+from bench.common import markdown_table, print_table
 from genzoo import create_model
 from genzoo.data import DataConfig, load_split, toy1d
+from genzoo.evaluate import write_readme
 from genzoo.training import TrainConfig, train
 
 BUDGETS = {
@@ -32,6 +33,7 @@ BUDGETS = {
     100: {"fourier1d": {"num_frequencies": 48}, "gmm1d": {"components": 33},
           "deep_factorized1d": {"filters": (5, 5, 5)}},
 }
+START, END = "<!-- fourier-bench:start -->", "<!-- fourier-bench:end -->"
 LABELS = {"fourier1d": "FBDM", "gmm1d": "GMM", "deep_factorized1d": "deep factorized"}
 
 
@@ -70,6 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--targets", nargs="*", default=list(toy1d.TARGETS))
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--write-readme", action="store_true", help="also put the table into README.md")
     args = parser.parse_args()
     rows = []
     for target in args.targets:
@@ -91,8 +94,12 @@ def main() -> None:
         rows.append([target, "-", "(target entropy, estimate)", "-", entropy, 0.0, 0.0])
         print_table(["target", "budget", "model", "params", "test NLL", "KL(target||model)", "fit s"], rows[-11:])
         print()
-    print(f"all targets, {args.steps} steps, torch threads = {torch.get_num_threads()}")
-    print_table(["target", "budget", "model", "params", "test NLL", "KL(target||model)", "fit s"], rows)
+    headers = ["target", "budget", "model", "params", "test NLL", "KL(target||model)", "fit s"]
+    caption = f"{args.steps} steps of batch 500, torch threads = {torch.get_num_threads()} (`python -m bench.fourier`)"
+    print(caption)
+    print_table(headers, rows)
+    if args.write_readme:
+        write_readme(caption + "\n\n" + markdown_table(headers, rows), start=START, end=END)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,11 @@ import time
 
 import torch
 
-from bench.common import print_table
+from bench.common import markdown_table, print_table
+from genzoo.evaluate import write_readme
 from genzoo.quantizers import FSQ, VectorQuantizer
+
+START, END = "<!-- quantizer-bench:start -->", "<!-- quantizer-bench:end -->"
 
 N, DIM, CODES, LEVELS = 8192, 64, 1024, (8, 5, 5, 5)
 
@@ -70,6 +73,7 @@ def run_theirs(theirs, x, weight):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--write-readme", action="store_true", help="also put the table into README.md")
     args = parser.parse_args()
     try:
         import vector_quantize_pytorch  # noqa: F401
@@ -107,9 +111,14 @@ def main() -> None:
     t_theirs = step_time(lambda: run_fsq(theirs, z, weight[:, :4], mine=False), args.repeats)
     rows.append([f"FSQ {list(LEVELS)}", t_ours * 1e3, t_theirs * 1e3, t_ours / t_theirs, "<= 1.0", agree,
                  f"{(g_ours - g_theirs)[same].abs().max().item():.1e}"])
-    print(f"{N} vectors, dim {DIM}, {CODES} codes; torch threads = {torch.get_num_threads()}; median of {args.repeats}")
-    print_table(["step (forward + backward)", "genzoo ms", "vector-quantize-pytorch ms", "ratio", "goal",
-                 "float64-exact codes (ours / theirs)", "max |grad diff| where codes agree"], rows)
+    headers = ["step (forward + backward)", "genzoo ms", "vector-quantize-pytorch ms", "ratio", "goal",
+               "float64-exact codes (ours / theirs)", "max abs grad diff where codes agree"]
+    caption = (f"{N} vectors, dim {DIM}, {CODES} codes; torch threads = {torch.get_num_threads()}; median of "
+               f"{args.repeats} (`python -m bench.quantizers`)")
+    print(caption)
+    print_table(headers, rows)
+    if args.write_readme:
+        write_readme(caption + "\n\n" + markdown_table(headers, rows), start=START, end=END)
 
 
 def run_fsq(fsq, z, weight, mine: bool):
