@@ -24,9 +24,13 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
+# Side-by-side speed and quality tables (the bench extra adds the peer package measured against).
 bench: setup
+	$(PY) -m pip install -q -c constraints.txt -e ".[bench]"
 	$(PY) -m bench.ar_sampling
 	$(PY) -m bench.ar_training
+	$(PY) -m bench.quantizers
+	$(PY) -m bench.fourier
 
 clean:
 	rm -rf $(VENV) samples runs
