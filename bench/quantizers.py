@@ -29,14 +29,20 @@ N, DIM, CODES, LEVELS = 8192, 64, 1024, (8, 5, 5, 5)
 
 def step_time(step, repeats: int) -> float:
     """Median seconds of ``step()`` over ``repeats`` runs after two warm-up runs."""
+    return paired_times(step, step, repeats)[0]
+
+
+def paired_times(ours, theirs, repeats: int) -> tuple[float, float]:
+    """Median seconds of ``ours()`` and ``theirs()``, run alternately so that both see the same machine load."""
     for _ in range(2):
-        step()
-    times = []
+        ours(), theirs()
+    times = ([], [])
     for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, out in ((ours, times[0]), (theirs, times[1])):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def vq_pair(estimator: str):
@@ -95,8 +101,8 @@ def main() -> None:
         same = i_ours == i_theirs
         codes = f"{int((i_ours == exact).sum())} / {int((i_theirs == exact).sum())}"
         grad_diff = (g_ours - g_theirs)[same].abs().max().item()
-        t_ours = step_time(lambda: run_ours(ours, x, weight), args.repeats)
-        t_theirs = step_time(lambda: run_theirs(theirs, x, weight), args.repeats)
+        t_ours, t_theirs = paired_times(lambda: run_ours(ours, x, weight), lambda: run_theirs(theirs, x, weight),
+                                        args.repeats)
         rows.append([f"VQ {estimator}, EMA", t_ours * 1e3, t_theirs * 1e3, t_ours / t_theirs, "<= 0.5",
                      codes, f"{grad_diff:.1e}"])
     from vector_quantize_pytorch import FSQ as TheirFSQ
@@ -107,8 +113,8 @@ def main() -> None:
     i_theirs, g_theirs = run_fsq(theirs, z, weight[:, :4], mine=False)
     same = (ours.indices_to_codes(i_ours) == theirs.indices_to_codes(i_theirs)).all(1)  # index orders may differ
     agree = f"{int(same.sum())} same"
-    t_ours = step_time(lambda: run_fsq(ours, z, weight[:, :4], mine=True), args.repeats)
-    t_theirs = step_time(lambda: run_fsq(theirs, z, weight[:, :4], mine=False), args.repeats)
+    t_ours, t_theirs = paired_times(lambda: run_fsq(ours, z, weight[:, :4], mine=True),
+                                    lambda: run_fsq(theirs, z, weight[:, :4], mine=False), args.repeats)
     rows.append([f"FSQ {list(LEVELS)}", t_ours * 1e3, t_theirs * 1e3, t_ours / t_theirs, "<= 1.0", agree,
                  f"{(g_ours - g_theirs)[same].abs().max().item():.1e}"])
     headers = ["step (forward + backward)", "genzoo ms", "vector-quantize-pytorch ms", "ratio", "goal",

@@ -24,5 +24,5 @@ def code_statistics(indices: torch.Tensor, codebook_size: int) -> dict[str, torc
 def usage_from_counts(counts: torch.Tensor) -> dict[str, torch.Tensor]:
     """Perplexity and share of codes used from code counts (K,) (or from frequencies: only ratios matter)."""
     p = counts / counts.sum().clamp_min(1e-12)
-    entropy = -(p * torch.log(p.clamp_min(1e-30))).sum()
-    return {"perplexity": entropy.exp(), "usage": (counts > 0).float().mean()}
+    entropy = -torch.special.xlogy(p, p).sum()  # 0 log 0 = 0
+    return {"perplexity": entropy.exp(), "usage": torch.count_nonzero(counts) / counts.numel()}

@@ -20,9 +20,24 @@ FSQ_PRESETS = {
 }
 
 
-def round_ste(x: torch.Tensor) -> torch.Tensor:
-    """round(x) in the forward pass, identity gradient."""
-    return x + (torch.round(x) - x).detach()
+class _BoundAndRound(torch.autograd.Function):
+    """codes = round(bound(z)) / (L // 2) with the straight-through gradient of the rounding, as one autograd
+    node: d codes / d z = h (1 - tanh^2(z + shift)) / (L // 2). Also returns the rounded integers and the
+    bounded values (no gradient)."""
+
+    @staticmethod
+    def forward(ctx, z, shift, half, offset, half_width):
+        t = torch.tanh(z + shift)
+        bounded = t * half - offset
+        rounded = torch.round(bounded)
+        ctx.save_for_backward(t, half / half_width)
+        ctx.mark_non_differentiable(rounded, bounded)
+        return rounded / half_width, rounded, bounded
+
+    @staticmethod
+    def backward(ctx, grad_codes, _grad_rounded, _grad_bounded):
+        t, factor = ctx.saved_tensors
+        return grad_codes * factor * (1 - t * t), None, None, None, None
 
 
 class FSQ(nn.Module):
@@ -42,8 +57,13 @@ class FSQ(nn.Module):
         self.levels, self.eps = levels, eps
         self.dim, self.codebook_size = len(levels), math.prod(levels)
         L = torch.tensor(levels, dtype=torch.float32)
+        half = (L - 1) * (1 - eps) / 2
+        offset = torch.where(L % 2 == 0, 0.5, 0.0)
         self.register_buffer("_levels", L, persistent=False)
         self.register_buffer("_half_width", torch.div(L, 2, rounding_mode="floor"), persistent=False)
+        self.register_buffer("_half", half, persistent=False)  # h
+        self.register_buffer("_offset", offset, persistent=False)
+        self.register_buffer("_shift", torch.atanh(offset / half), persistent=False)
         basis = torch.cumprod(torch.tensor((1,) + levels[:-1], dtype=torch.long), 0)
         self.register_buffer("_basis", basis, persistent=False)  # mixed-radix place values
 
@@ -57,18 +77,15 @@ class FSQ(nn.Module):
         return f"levels={list(self.levels)}, codebook_size={self.codebook_size}"
 
     def bound(self, z: torch.Tensor) -> torch.Tensor:
-        half = (self._levels - 1) * (1 - self.eps) / 2
-        offset = torch.where(self._levels % 2 == 0, 0.5, 0.0)
-        shift = torch.atanh(offset / half)
-        return torch.tanh(z + shift) * half - offset
+        return torch.tanh(z + self._shift) * self._half - self._offset
 
     def forward(self, z: torch.Tensor):
         check_latents(z, self.dim, "FSQ")
         with torch.autocast(device_type=z.device.type, enabled=False):
-            bounded = self.bound(z.float())
-            codes = round_ste(bounded) / self._half_width  # (..., d) in [-1, 1]
-            indices = self.codes_to_indices(codes.detach())
-            quant_error = (bounded.detach() / self._half_width - codes.detach()).pow(2).sum(-1).mean()
+            codes, rounded, bounded = _BoundAndRound.apply(z.float(), self._shift, self._half, self._offset,
+                                                           self._half_width)
+            indices = ((rounded + self._half_width).long() * self._basis).sum(-1)
+            quant_error = ((bounded - rounded) / self._half_width).pow(2).sum(-1).mean()
             stats = code_statistics(indices, self.codebook_size)
         info = {"loss": torch.zeros((), device=z.device), "quant_error": quant_error,
                 "perplexity": stats["perplexity"], "usage": stats["usage"]}
