@@ -120,7 +120,7 @@ def main() -> None:
     headers = ["step (forward + backward)", "genzoo ms", "vector-quantize-pytorch ms", "ratio", "goal",
                "float64-exact codes (ours / theirs)", "max abs grad diff where codes agree"]
     caption = (f"{N} vectors, dim {DIM}, {CODES} codes; torch threads = {torch.get_num_threads()}; median of "
-               f"{args.repeats} (`python -m bench.quantizers`)")
+               f"{args.repeats}, the two packages timed alternately (`python -m bench.quantizers`)")
     print(caption)
     print_table(headers, rows)
     if args.write_readme:
