@@ -23,6 +23,17 @@ class NADEConfig:
     block: int = 8  # pixels per chunk of the O(DH) recurrence: the (B, block, H) work stays in cache
 
 
+def nade_logits_cumsum(x, W, c, V, b):
+    """Eq. 4-5 written directly, a = c + exclusive cumsum over d of x_d W[:, d]: the reference form.
+
+    Autograd through it saves several (B, D, H) tensors; ``_NADELogits`` computes the same in blocks. Kept for
+    the tests and bench/ar_training.py, which compare the two.
+    """
+    contrib = x[:, :, None] * W.T  # (B, D, H)
+    a = torch.cumsum(contrib, dim=1) - contrib + c
+    return torch.einsum("bdh,dh->bd", torch.sigmoid(a), V) + b  # (B, D)
+
+
 def _strictly_lower(k: int, like: torch.Tensor) -> torch.Tensor:
     return torch.ones(k, k, dtype=like.dtype, device=like.device).tril(-1)  # [i, j] = 1 where j < i
 

@@ -5,14 +5,11 @@ import pytest
 import torch
 
 from genzoo import create_model
-from genzoo.models.autoregressive.nade import _NADELogits
+from genzoo.models.autoregressive.nade import _NADELogits, nade_logits_cumsum
 
 
 def cumsum_logits(model, x):
-    """Eq. 4-5 of Larochelle & Murray (2011) written directly: a_d = c + exclusive cumsum of x_j W[:, j]."""
-    contrib = x[:, :, None] * model.W.T  # (B, D, H)
-    a = torch.cumsum(contrib, dim=1) - contrib + model.c
-    return torch.einsum("bdh,dh->bd", torch.sigmoid(a), model.V) + model.b
+    return nade_logits_cumsum(x, model.W, model.c, model.V, model.b)
 
 
 def random_nade(block, dtype=torch.float64):
