@@ -74,11 +74,15 @@ class BinaryAutoregressiveModel(GenerativeModel):
         """The mask the next training batch uses (one for all its examples)."""
         return 0
 
+    def penalty(self) -> torch.Tensor | float:
+        """A regularizer added to the training loss (not to log_prob); none by default."""
+        return 0.0
+
     def loss(self, batch: torch.Tensor):
         if tuple(batch.shape[1:]) != self.image_shape:
             check_binary_images(batch, self.image_shape)  # raises with the shape in the message
         nll = -self._mask_log_prob(batch.flatten(1), self.training_mask()).mean()
-        return nll, {"nll": nll.detach()}
+        return nll + self.penalty(), {"nll": nll.detach()}
 
     # --- sampling --------------------------------------------------------------------------------------------
     def _sampling_noise(self, n: int, generator: torch.Generator | None):

@@ -15,6 +15,7 @@ from genzoo.registry import register_model
 @dataclass
 class FVSBNConfig:
     image_shape: tuple[int, ...] = (1, 28, 28)
+    weight_l1: float = 0.0  # lambda of the training penalty lambda * sum |w_dj| (see MADE.penalty)
 
 
 @register_model("fvsbn")
@@ -22,4 +23,5 @@ class FVSBN(MADE):
     config_class = FVSBNConfig
 
     def made_config(self) -> MADEConfig:
-        return MADEConfig(image_shape=self.config.image_shape, hidden=0, layers=0, num_masks=1, order="natural")
+        return MADEConfig(image_shape=self.config.image_shape, hidden=0, layers=0, num_masks=1, order="natural",
+                          weight_l1=self.config.weight_l1)

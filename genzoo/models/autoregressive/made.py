@@ -36,6 +36,7 @@ class MADEConfig:
     order: str = "natural"  # natural: raster order for every mask; random: a random order per mask
     mask_seed: int = 0  # seeds orders and degrees; they are stored with the weights too
     direct: bool = False  # masked input -> output connections (an FVSBN beside the hidden layers)
+    weight_l1: float = 0.0  # lambda of the training penalty lambda * sum |w| over the masked weight matrices
 
 
 def made_degrees(num_pixels: int, hidden: int, layers: int, num_masks: int, order: str, seed: int):
@@ -107,6 +108,18 @@ class MADE(BinaryAutoregressiveModel):
 
     def ordering(self, mask: int = 0) -> torch.Tensor:
         return torch.argsort(self.positions[mask])
+
+    def penalty(self) -> torch.Tensor | float:
+        """lambda * sum |w| over the weights any mask keeps: an L1 prior that favours sparse dependencies (the
+        conditionals of an image are mostly local); it enters the training loss only, never log_prob."""
+        lam = self.made_config().weight_l1
+        if lam == 0:
+            return 0.0
+        union = [getattr(self, f"mask{i}").any(0) for i in range(len(self.net))]
+        total = sum((layer.weight * m).abs().sum() for layer, m in zip(self.net, union))
+        if self.direct is not None:
+            total = total + (self.direct.weight * self.mask_direct.any(0)).abs().sum()
+        return lam * total
 
     def conditional_logits(self, x: torch.Tensor, mask: int = 0) -> torch.Tensor:
         h = x  # (B, D)

@@ -152,3 +152,26 @@ def test_made_direct_path_is_the_masked_input_to_output_layer():
         position[model.ordering(mask)] = torch.arange(10)
         expected = model.direct.weight * (position[None, :] < position[:, None])
         torch.testing.assert_close(jac, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("key", ["fvsbn", "made-direct", "made-ensemble-direct"])
+def test_weight_l1_penalizes_exactly_the_weights_a_mask_keeps(key):
+    """loss = NLL + lambda * sum |w| over connections some mask keeps; log_prob never sees the penalty."""
+    name, overrides = MODELS[key]
+    plain = small_model(key)
+    penalized = create_model(name, image_shape=SMALL, weight_l1=0.3, **overrides).to(torch.float64)
+    penalized.load_state_dict(plain.state_dict())
+    x = all_binary_images()[:64]
+    torch.testing.assert_close(penalized.log_prob(x), plain.log_prob(x), rtol=0, atol=0)
+
+    layers = list(penalized.net) + ([penalized.direct] if penalized.direct is not None else [])
+    kept = [penalized.masked_weights(k) + ([penalized.masked_direct_weight(k)] if penalized.direct is not None
+                                           else []) for k in range(penalized.num_masks)]
+    expected = 0.3 * sum(torch.stack([w[i] != 0 for w in kept]).any(0).mul(layer.weight.abs()).sum()
+                         for i, layer in enumerate(layers))
+    loss, metrics = penalized.train().loss(x)
+    torch.testing.assert_close(loss - metrics["nll"], expected, rtol=1e-12, atol=0)
+    loss.backward()
+    for i, layer in enumerate(layers):  # connections no mask keeps get no gradient at all
+        dropped = ~torch.stack([w[i] != 0 for w in kept]).any(0)
+        assert dropped.any() and (layer.weight.grad[dropped] == 0).all()
