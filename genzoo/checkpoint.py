@@ -19,6 +19,26 @@ from genzoo.config import config_to_dict
 from genzoo.registry import create_model, get_model_class, resolve_pretrained
 
 FORMAT = "genzoo"
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def storage_dtype(name: str) -> torch.dtype:
+    """``"float32" | "float16" | "bfloat16"`` -> the torch dtype floating tensors are stored in."""
+    if name not in STORAGE_DTYPES:
+        raise ValueError(f"unknown storage dtype {name!r}; choose one of {', '.join(STORAGE_DTYPES)}")
+    return STORAGE_DTYPES[name]
+
+
+@torch.no_grad()
+def round_to_storage_dtype_(model, dtype: torch.dtype) -> None:
+    """Round ``model``'s floating parameters and buffers in place to the values ``dtype`` can hold.
+
+    A checkpoint stored in float16 holds these rounded values; rounding *before* measuring metrics makes the
+    metrics in its metadata those of the weights a user loads (float16 -> float32 is exact).
+    """
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        if tensor.is_floating_point():
+            tensor.copy_(tensor.to(dtype))
 
 
 def _version() -> str:
@@ -45,9 +65,16 @@ def atomic_save_safetensors(tensors: dict[str, torch.Tensor], path: str | Path, 
 
 
 def save_pretrained(model, path: str | Path, metrics: dict[str, Any] | None = None,
-                    dataset: dict[str, Any] | None = None, train_config: dict[str, Any] | None = None) -> Path:
-    """Save ``model``'s weights and everything needed to rebuild it into one ``.safetensors`` file."""
+                    dataset: dict[str, Any] | None = None, train_config: dict[str, Any] | None = None,
+                    dtype: torch.dtype | None = None) -> Path:
+    """Save ``model``'s weights and everything needed to rebuild it into one ``.safetensors`` file.
+
+    ``dtype`` (e.g. ``torch.float16``) stores the floating tensors at that precision, half the file size;
+    loading casts them back to the model's own dtype. See ``round_to_storage_dtype_`` for honest metrics.
+    """
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     metadata = {
         "format": FORMAT,
         "architecture": model.architecture,

@@ -23,7 +23,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
-from genzoo.checkpoint import save_pretrained
+from genzoo.checkpoint import round_to_storage_dtype_, save_pretrained, storage_dtype
 from genzoo.data import DataConfig, ImageSplit, TensorBatchLoader, load_split
 from genzoo.sampling import save_sample_grid
 
@@ -51,6 +51,7 @@ class TrainConfig:
     num_sample_images: int = 64  # 0: no sample grid at evaluations (models whose samples are not images)
     select_best: bool = True  # export the weights with the best valid metric (early stopping on valid)
     test_at_end: bool = True  # report test metrics of the exported weights (never used to select)
+    export_dtype: str = "float32"  # float16 halves model.safetensors; its metrics are measured after rounding
     log_with: str | None = None  # an Accelerate tracker, e.g. "tensorboard"
     compile: bool = False  # torch.compile the training forward/backward (Accelerate's dynamo backend)
     cpu: bool = False  # force the CPU even where a GPU is present
@@ -64,6 +65,7 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
+        storage_dtype(self.export_dtype)  # unknown names fail here, not after hours of training
 
 
 class NonFiniteLossError(RuntimeError):
@@ -256,6 +258,8 @@ def _export(accelerator, eval_model, data, config, state, out) -> dict:
         from safetensors.torch import load_file
 
         eval_model.load_state_dict(load_file(out / "best.safetensors", device=str(accelerator.device)))
+    dtype = storage_dtype(config.export_dtype)
+    round_to_storage_dtype_(eval_model, dtype)  # the metrics below are those of the stored weights
     metrics = {f"valid_{k}": v for k, v in evaluate(eval_model, load_split(data, "valid"), accelerator,
                                                     config.eval_batch_size).items()}
     if config.test_at_end:
@@ -264,7 +268,8 @@ def _export(accelerator, eval_model, data, config, state, out) -> dict:
     metrics["step"] = state.best_step if config.select_best else state.step
     path = out / "model.safetensors"
     if accelerator.is_main_process:
-        save_pretrained(eval_model, path, metrics=metrics, dataset=asdict(data), train_config=asdict(config))
+        save_pretrained(eval_model, path, metrics=metrics, dataset=asdict(data), train_config=asdict(config),
+                        dtype=dtype)
         _log(accelerator, out / "log.jsonl", {"step": state.step, "final": metrics}, None)
     accelerator.wait_for_everyone()
     accelerator.end_training()

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from genzoo import create_model, load_pretrained, save_pretrained
-from genzoo.checkpoint import read_metadata
+from genzoo.checkpoint import read_metadata, round_to_storage_dtype_
 
 SMALL = (1, 2, 5)
 
@@ -59,6 +59,28 @@ def test_foreign_safetensors_file_is_refused(tmp_path):
     save_file({"w": torch.zeros(2)}, tmp_path / "x.safetensors")
     with pytest.raises(ValueError, match="not a genzoo checkpoint"):
         load_pretrained(tmp_path / "x.safetensors")
+
+
+def test_float16_storage_halves_the_file_and_loads_exactly_the_rounded_weights(tmp_path):
+    from safetensors import safe_open
+
+    torch.manual_seed(0)
+    model = create_model("made", hidden=40, num_masks=2, order="random").eval()
+    full = save_pretrained(model, tmp_path / "full.safetensors")
+    half = save_pretrained(model, tmp_path / "half.safetensors", dtype=torch.float16)
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    with safe_open(str(half), framework="pt") as fh:
+        stored = {k: fh.get_tensor(k).dtype for k in fh.keys()}
+    assert {k: v for k, v in stored.items() if v.is_floating_point} == {
+        k: torch.float16 for k, v in model.state_dict().items() if v.is_floating_point()}
+    assert {k: v for k, v in stored.items() if not v.is_floating_point} == {
+        k: v.dtype for k, v in model.state_dict().items() if not v.is_floating_point()}  # orders stay integers
+    loaded = load_pretrained(half)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    x = (torch.rand(8, 1, 28, 28) < 0.3).float()
+    assert not torch.equal(loaded.log_prob(x), model.log_prob(x))  # float16 did round the weights ...
+    round_to_storage_dtype_(model, torch.float16)
+    assert torch.equal(loaded.log_prob(x), model.log_prob(x))  # ... to exactly what rounding in place gives
 
 
 def test_save_is_atomic_no_temporary_left(tmp_path):

@@ -105,6 +105,23 @@ def test_accelerate_launch_two_process_training_exports(tmp_path):
     assert sorted((out / "checkpoints").glob("step_*"))[-1].name == "step_00000004"
 
 
+@needs_binarized_mnist
+def test_float16_export_records_the_metrics_of_the_stored_weights(tmp_path):
+    from genzoo.data import load_split
+
+    cfg = config(tmp_path, max_steps=3, export_dtype="float16")
+    result = train(tiny_made(), DataConfig(), cfg)
+    loaded = load_pretrained(result["path"])
+    now = evaluate(loaded, load_split(DataConfig(), "valid"), Accelerator(cpu=True), cfg.eval_batch_size)
+    assert now["nll"] == result["metrics"]["valid_nll"]  # measured after rounding, not before
+    assert loaded.pretrained_metadata["train_config"]["export_dtype"] == "float16"
+
+
+def test_unknown_export_dtype_is_refused_before_training():
+    with pytest.raises(ValueError, match="unknown storage dtype 'int8'"):
+        TrainConfig(export_dtype="int8")
+
+
 def test_weight_decay_spares_biases():
     from genzoo.training import parameter_groups
 
