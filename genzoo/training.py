@@ -159,6 +159,29 @@ def _save_state(accelerator: Accelerator, output_dir: Path, step: int, keep: int
     accelerator.wait_for_everyone()
 
 
+def make_accelerator(config: TrainConfig, project_dir: Path) -> Accelerator:
+    """The run's Accelerator; every process of a multi-process launch must be one rank of one run."""
+    # Without a GPU (or other accelerator), Accelerate under torchrun picks its distributed CPU mode (gloo)
+    # only when told cpu=True; otherwise each launched process silently trains alone and all of them write
+    # the same run directory at once.
+    cpu = config.cpu or not torch.accelerator.is_available()
+    accelerator = Accelerator(
+        mixed_precision=config.mixed_precision,
+        gradient_accumulation_steps=config.grad_accum_steps,
+        log_with=config.log_with,
+        project_dir=str(project_dir),
+        cpu=cpu,
+        dynamo_backend="inductor" if config.compile else None,
+    )
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if accelerator.num_processes != launched:
+        raise RuntimeError(
+            f"launched as {launched} processes (WORLD_SIZE) but Accelerate runs {accelerator.num_processes} "
+            f"({accelerator.distributed_type}); each process would train alone and overwrite the others' files. "
+            "Launch with `accelerate launch` (add --cpu on a machine without a GPU) or set train.cpu=true.")
+    return accelerator
+
+
 def train(model, data: DataConfig, config: TrainConfig, resume: str | None = None,
           run_config: dict | None = None) -> dict:
     """Train ``model`` on ``data``; returns the exported file's path and its metrics.
@@ -166,14 +189,7 @@ def train(model, data: DataConfig, config: TrainConfig, resume: str | None = Non
     ``resume``: "latest" or a checkpoint folder; the run then continues exactly where that state was saved.
     """
     out = Path(config.output_dir)
-    accelerator = Accelerator(
-        mixed_precision=config.mixed_precision,
-        gradient_accumulation_steps=config.grad_accum_steps,
-        log_with=config.log_with,
-        project_dir=str(out),
-        cpu=config.cpu,
-        dynamo_backend="inductor" if config.compile else None,
-    )
+    accelerator = make_accelerator(config, out)
     set_seed(config.seed)
     train_split, valid_split = load_split(data, "train", seed=config.seed), load_split(data, "valid")
     loader = TensorBatchLoader(train_split, config.batch_size, seed=config.seed, device=accelerator.device,
@@ -253,11 +269,13 @@ def train(model, data: DataConfig, config: TrainConfig, resume: str | None = Non
 
 def _export(accelerator, eval_model, data, config, state, out) -> dict:
     """Final weights (the best on valid if selected) -> ``model.safetensors`` with valid and test metrics."""
-    if config.select_best and (out / "best.safetensors").is_file():
-        accelerator.wait_for_everyone()
-        from safetensors.torch import load_file
+    if config.select_best:
+        accelerator.wait_for_everyone()  # the main process wrote best.safetensors; every rank reads it
+        if (out / "best.safetensors").is_file():
+            from safetensors.torch import load_file
 
-        eval_model.load_state_dict(load_file(out / "best.safetensors", device=str(accelerator.device)))
+            # read on the CPU; load_state_dict copies onto the model's device
+            eval_model.load_state_dict(load_file(out / "best.safetensors"))
     dtype = storage_dtype(config.export_dtype)
     round_to_storage_dtype_(eval_model, dtype)  # the metrics below are those of the stored weights
     metrics = {f"valid_{k}": v for k, v in evaluate(eval_model, load_split(data, "valid"), accelerator,

@@ -11,9 +11,9 @@ from accelerate import Accelerator
 
 from genzoo import create_model, load_pretrained, save_pretrained
 from genzoo.data import DataConfig, ImageSplit
-from genzoo.training import NonFiniteLossError, TrainConfig, evaluate, train
+from genzoo.training import NonFiniteLossError, TrainConfig, evaluate, make_accelerator, train
 from tests.conftest import needs_binarized_mnist
-from tests.launch import torchrun
+from tests.launch import assert_one_run_logged, torchrun
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,6 +103,31 @@ def test_accelerate_launch_two_process_training_exports(tmp_path):
     model = load_pretrained(out / "model.safetensors")
     assert model.pretrained_metadata["metrics"]["valid_nll"] > 0
     assert sorted((out / "checkpoints").glob("step_*"))[-1].name == "step_00000004"
+    assert_one_run_logged(out, steps=4)  # one two-rank run, not two one-process runs in one folder
+
+
+class _FakeAccelerator:
+    """Stands in for Accelerate's class: records the arguments, runs as one process."""
+    num_processes, distributed_type = 1, "NO"
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+
+
+def test_without_a_gpu_the_loop_asks_accelerate_for_distributed_cpu(monkeypatch):
+    # cpu=False on a machine with no accelerator makes Accelerate ignore torchrun's environment.
+    monkeypatch.setattr("genzoo.training.Accelerator", _FakeAccelerator)
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: False)
+    assert make_accelerator(TrainConfig(cpu=False), Path("run")).kwargs["cpu"] is True
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    assert make_accelerator(TrainConfig(cpu=False), Path("run")).kwargs["cpu"] is False
+
+
+def test_a_launch_accelerate_does_not_see_as_distributed_is_refused(monkeypatch):
+    monkeypatch.setattr("genzoo.training.Accelerator", _FakeAccelerator)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RuntimeError, match="launched as 2 processes .* Accelerate runs 1"):
+        make_accelerator(TrainConfig(), Path("run"))
 
 
 @needs_binarized_mnist

@@ -8,7 +8,7 @@ from genzoo import create_model, load_pretrained, save_pretrained
 from genzoo.data import ImageSplit
 from genzoo.models.vq import export_codes, load_codes
 from tests.conftest import needs_mnist
-from tests.launch import torchrun
+from tests.launch import assert_one_run_logged, torchrun
 
 VARIANTS = {
     "ste": {"estimator": "ste"},
@@ -128,3 +128,4 @@ def test_train_script_runs_in_two_processes(tmp_path):
     assert (out / "samples" / "step_00000004.png").is_file()
     states = sorted((out / "checkpoints").glob("step_*"))
     assert states[-1].name == "step_00000004"
+    assert_one_run_logged(out, steps=4)  # one two-rank run, not two one-process runs in one folder
