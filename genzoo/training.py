@@ -103,10 +103,15 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
 
 
-def warmup_cosine(warmup: int, total: int, min_ratio: float):
-    """LR multiplier: linear warm-up over ``warmup`` steps, then cosine decay to ``min_ratio`` at ``total``."""
+def warmup_cosine(warmup: int, total: int, min_ratio: float, calls_per_step: int = 1):
+    """LR multiplier: linear warm-up over ``warmup`` steps, then cosine decay to ``min_ratio`` at ``total``.
 
-    def factor(step: int) -> float:
+    ``calls_per_step``: how often the scheduler is stepped per optimizer step (Accelerate steps a prepared
+    scheduler once per process), so that N processes follow the schedule of one process step for step.
+    """
+
+    def factor(call: int) -> float:
+        step = call // calls_per_step
         if step < warmup:
             return (step + 1) / warmup
         progress = min(1.0, (step - warmup) / max(1, total - warmup))
@@ -196,10 +201,8 @@ def train(model, data: DataConfig, config: TrainConfig, resume: str | None = Non
                                process_index=accelerator.process_index, num_processes=accelerator.num_processes)
     optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.lr,
                                   betas=tuple(config.adam_betas))
-    # Accelerate steps a prepared scheduler once per process per optimizer step, hence the scaling.
-    processes = accelerator.num_processes
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, warmup_cosine(config.warmup_steps * processes, config.max_steps * processes, config.min_lr_ratio))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(
+        config.warmup_steps, config.max_steps, config.min_lr_ratio, calls_per_step=accelerator.num_processes))
     forward, optimizer, scheduler = accelerator.prepare(_LossForward(model), optimizer, scheduler)
     model = accelerator.unwrap_model(forward).model
     ema = None

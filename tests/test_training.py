@@ -10,8 +10,9 @@ import torch
 from accelerate import Accelerator
 
 from genzoo import create_model, load_pretrained, save_pretrained
+from genzoo.cli import train_main
 from genzoo.data import DataConfig, ImageSplit
-from genzoo.training import NonFiniteLossError, TrainConfig, evaluate, make_accelerator, train
+from genzoo.training import NonFiniteLossError, TrainConfig, evaluate, make_accelerator, train, warmup_cosine
 from tests.conftest import needs_binarized_mnist
 from tests.launch import assert_one_run_logged, torchrun
 
@@ -94,16 +95,30 @@ def test_two_processes_give_the_same_valid_nll(tmp_path):
 
 
 @needs_binarized_mnist
-def test_accelerate_launch_two_process_training_exports(tmp_path):
-    """train/ar.py in two processes: DDP training, gathered validation, one export."""
-    out = tmp_path / "ddp"
-    torchrun("train/ar.py", "--config", "configs/made_binmnist.yaml", "model.hidden=8",
-                      f"train.output_dir={out}", "train.max_steps=4", "train.eval_every=2", "train.save_every=2",
-                      "train.batch_size=8", "train.num_sample_images=4", "train.log_every=1")
-    model = load_pretrained(out / "model.safetensors")
-    assert model.pretrained_metadata["metrics"]["valid_nll"] > 0
-    assert sorted((out / "checkpoints").glob("step_*"))[-1].name == "step_00000004"
-    assert_one_run_logged(out, steps=4)  # one two-rank run, not two one-process runs in one folder
+def test_two_process_training_matches_one_process_with_the_global_batch(tmp_path):
+    """train/ar.py in two processes of batch 8 (DDP, gathered validation, one export) takes the same steps as
+    one process of batch 16: the ranks split each global batch and DDP averages their gradients."""
+    args = ["--config", "configs/made_binmnist.yaml", "model.hidden=8", "train.max_steps=4", "train.eval_every=2",
+            "train.save_every=2", "train.num_sample_images=4", "train.log_every=1"]
+    two, one = tmp_path / "ddp", tmp_path / "single"
+    torchrun("train/ar.py", *args, f"train.output_dir={two}", "train.batch_size=8")
+    train_main([*args, f"train.output_dir={one}", "train.batch_size=16", "train.cpu=true"])
+    assert_one_run_logged(two, steps=4)  # one two-rank run, not two one-process runs in one folder
+    assert sorted((two / "checkpoints").glob("step_*"))[-1].name == "step_00000004"
+    assert losses(two) == pytest.approx(losses(one), rel=1e-5)
+    metrics_two = load_pretrained(two / "model.safetensors").pretrained_metadata["metrics"]
+    metrics_one = load_pretrained(one / "model.safetensors").pretrained_metadata["metrics"]
+    assert metrics_two["valid_nll"] == pytest.approx(metrics_one["valid_nll"], rel=1e-5)
+
+
+def test_warmup_cosine_schedule_and_its_multi_process_form():
+    one = warmup_cosine(warmup=4, total=12, min_ratio=0.1)
+    assert [one(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]  # linear warm-up, full rate at its end
+    assert one(8) == pytest.approx(0.1 + 0.9 * 0.5)  # half-way through the cosine
+    assert one(12) == pytest.approx(0.1) and one(20) == pytest.approx(0.1)
+    # Accelerate steps the scheduler once per process: after k optimizer steps of 3 processes it was called 3k times
+    three = warmup_cosine(warmup=4, total=12, min_ratio=0.1, calls_per_step=3)
+    assert [three(3 * k) for k in range(13)] == [one(k) for k in range(13)]
 
 
 class _FakeAccelerator:
