@@ -11,14 +11,14 @@ endif
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -c constraints.txt -e ".[dev,plot]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $@
 
 setup: $(VENV)/.installed
 
 # Main job: a sample grid from every shipped checkpoint, then the results table (test metrics recomputed).
 demo: setup
-	$(PY) sample/all.py --out samples
+	$(PY) -m genzoo.sample --all --out samples
 	$(PY) -m genzoo.evaluate
 
 test: setup

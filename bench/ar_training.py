@@ -15,7 +15,7 @@ import torch
 
 from bench.common import print_table
 from genzoo import create_model
-from genzoo.data import DataConfig, DataNotFoundError, ImageSplit, TensorBatchLoader, load_split
+from genzoo.data import BinarizedMNISTData, DataNotFoundError, ImageSplit, TensorBatchLoader
 from genzoo.models.autoregressive.nade import nade_logits_cumsum
 
 MODELS = [("fvsbn", {}), ("nade", {}), ("nade (cumsum form)", {}), ("made", {}),
@@ -33,7 +33,7 @@ def build(name: str, overrides: dict):
 
 def train_split() -> tuple[ImageSplit, str]:
     try:
-        return load_split(DataConfig(), "train"), "static binarized MNIST"
+        return BinarizedMNISTData().load("train"), "static binarized MNIST"
     except DataNotFoundError:
         return ImageSplit((torch.rand(50000, 1, 28, 28) < 0.13).to(torch.uint8), scale=1.0), "random binary images"
 

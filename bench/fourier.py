@@ -23,7 +23,7 @@ from scipy import stats
 
 from bench.common import markdown_table, print_table
 from genzoo import create_model
-from genzoo.data import DataConfig, load_split, toy1d
+from genzoo.data import Splits, Toy1DData, toy1d
 from genzoo.evaluate import write_readme
 from genzoo.training import TrainConfig, train
 
@@ -49,14 +49,14 @@ def initial_overrides(arch: str, train_values: np.ndarray) -> dict:
 
 def fit(arch: str, overrides: dict, target: str, steps: int, out: str):
     torch.manual_seed(0)
-    data = DataConfig(name="toy1d", target=target)
+    data = Splits(Toy1DData(target=target))
     model = create_model(arch, **overrides)
     if arch == "gmm1d":  # means at data quantiles rather than around 0
-        values = load_split(data, "train").images()[:, 0]
+        values = data["train"].images()[:, 0]
         with torch.no_grad():
             model.means.copy_(torch.quantile(values, torch.linspace(0.05, 0.95, model.config.components))[None])
     config = TrainConfig(output_dir=out, batch_size=500, max_steps=steps, lr=1e-2, warmup_steps=100,
-                         eval_every=steps, save_every=steps, log_every=steps, num_sample_images=0, cpu=True)
+                         eval_every=steps, save_every=steps, log_every=steps, preview_images=0, cpu=True)
     start = time.perf_counter()
     result = train(model, data, config)
     return model, result["metrics"]["test_nll"], time.perf_counter() - start

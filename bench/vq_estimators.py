@@ -20,9 +20,10 @@ from accelerate import Accelerator
 from genzoo.checkpoint import load_pretrained, read_metadata
 from genzoo.cli import build_run
 from genzoo.config import load_yaml_config
-from genzoo.data import load_split, pretrained_data_config
+from genzoo.data import Splits, pretrained_dataset
 from genzoo.evaluate import write_readme
-from genzoo.training import evaluate, train
+from genzoo.evaluation import evaluate
+from genzoo.training import train
 
 VARIANTS = {"straight-through": "configs/vqvae_ste_mnist.yaml", "rotation trick": "configs/vqvae_rotation_mnist.yaml",
             "FSQ": "configs/fsq_mnist.yaml"}
@@ -38,9 +39,9 @@ def run(config_path: str, size: int, steps: int, root: Path) -> Path:
         return exported
     config = load_yaml_config(config_path, [f"model.codebook_size={size}", f"train.output_dir={out}",
                                             f"train.max_steps={steps}"])
-    model, data_config, train_config = build_run(config)
+    model, dataset, train_config = build_run(config)
     resume = "latest" if any((out / "checkpoints").glob("step_*")) else None
-    return train(model, data_config, train_config, resume=resume, run_config=config)["path"]
+    return train(model, Splits(dataset, seed=train_config.seed), train_config, resume=resume, run_config=config)["path"]
 
 
 def main() -> None:
@@ -53,7 +54,7 @@ def main() -> None:
     for label, config_path in VARIANTS.items():
         for size in SIZES:
             model = load_pretrained(run(config_path, size, args.steps, Path(args.root)))
-            test = evaluate(model, load_split(pretrained_data_config(model), "test"), Accelerator(cpu=True))
+            test = evaluate(model, pretrained_dataset(model).load("test"), Accelerator(cpu=True))
             rows.append([label, model.codebook_size, test])
     lines = [f"MNIST test set, {args.steps} steps of batch 128, same encoder/decoder (`python -m bench.vq_estimators`)",
              "", "| quantizer | codes | test MSE | PSNR (dB) | codes used | perplexity | quantization error |",

@@ -2,6 +2,10 @@
 
 Metadata (all strings, JSON where structured): ``format`` = "genzoo", ``architecture``, ``config``,
 ``dataset``, ``metrics``, ``train_config``, ``genzoo_version``. Loading never unpickles anything.
+
+A path without the ``.safetensors`` suffix is a folder in the Hugging Face layout (what huggingface_hub's
+``PyTorchModelHubMixin`` writes and ``from_pretrained`` / ``push_to_hub`` use): ``model.safetensors`` (the same
+file, metadata included) and ``config.json`` (the model config's fields, plus ``architecture``).
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from genzoo.config import config_to_dict
 from genzoo.registry import create_model, get_model_class, resolve_pretrained
 
 FORMAT = "genzoo"
+WEIGHTS_NAME, CONFIG_NAME = "model.safetensors", "config.json"  # huggingface_hub's constants
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -67,30 +72,50 @@ def atomic_save_safetensors(tensors: dict[str, torch.Tensor], path: str | Path, 
 def save_pretrained(model, path: str | Path, metrics: dict[str, Any] | None = None,
                     dataset: dict[str, Any] | None = None, train_config: dict[str, Any] | None = None,
                     dtype: torch.dtype | None = None) -> Path:
-    """Save ``model``'s weights and everything needed to rebuild it into one ``.safetensors`` file.
+    """Save ``model``'s weights and everything needed to rebuild it: into one ``.safetensors`` file, or, for a
+    path without that suffix, into a Hugging Face folder (``model.safetensors`` + ``config.json``).
 
     ``dtype`` (e.g. ``torch.float16``) stores the floating tensors at that precision, half the file size;
     loading casts them back to the model's own dtype. See ``round_to_storage_dtype_`` for honest metrics.
+    Returns the path written (the folder for the Hugging Face layout).
     """
+    path = Path(path)
+    folder = None if path.suffix == ".safetensors" else path
+    weights = folder / WEIGHTS_NAME if folder is not None else path
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if dtype is not None:
         tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+    config = config_to_dict(model.config)
     metadata = {
         "format": FORMAT,
         "architecture": model.architecture,
-        "config": json.dumps(config_to_dict(model.config)),
+        "config": json.dumps(config),
         "dataset": json.dumps(dataset or {}),
         "metrics": json.dumps(metrics or {}),
         "train_config": json.dumps(train_config or {}),
         "genzoo_version": _version(),
     }
-    atomic_save_safetensors(tensors, path, metadata)
-    return Path(path)
+    atomic_save_safetensors(tensors, weights, metadata)
+    if folder is not None:
+        text = json.dumps({**config, "architecture": model.architecture}, sort_keys=True, indent=2)
+        _atomic_write_text(folder / CONFIG_NAME, text)
+    return path
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _weights_file(path: Path) -> Path:
+    """The safetensors file of a checkpoint path: the file itself, or a Hugging Face folder's weights."""
+    return path / WEIGHTS_NAME if path.is_dir() else path
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The decoded metadata of a genzoo checkpoint; a damaged or foreign file raises a clear ValueError."""
-    path = resolve_pretrained(path)
+    path = _weights_file(resolve_pretrained(path))
     try:
         with safe_open(str(path), framework="pt") as fh:
             raw = fh.metadata() or {}
@@ -105,12 +130,13 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 
 
 def load_pretrained(name_or_path: str | Path, architecture: str | None = None, device: str | torch.device = "cpu"):
-    """Rebuild and load a model from a shipped name (``checkpoints/<name>.safetensors``) or a path.
+    """Rebuild and load a model from a shipped name, a ``.safetensors`` path or a Hugging Face folder.
 
     ``architecture``, when given, is checked against the file's: loading a checkpoint as another architecture
-    fails with a message naming both. Weights load strictly (every tensor present, no extras, same shapes).
+    fails with a message naming both. Weights load strictly (every tensor present, no extras, same shapes),
+    on the CPU; the model then moves to ``device``.
     """
-    path = resolve_pretrained(name_or_path)
+    path = _weights_file(resolve_pretrained(name_or_path))
     meta = read_metadata(path)
     if architecture is not None and meta["architecture"] != architecture:
         raise ValueError(
@@ -120,7 +146,7 @@ def load_pretrained(name_or_path: str | Path, architecture: str | None = None, d
     get_model_class(meta["architecture"])  # unknown architecture: error with close names
     model = create_model(meta["architecture"], **meta["config"])
     try:
-        with safe_open(str(path), framework="pt", device=str(device)) as fh:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
             state = {k: fh.get_tensor(k) for k in fh.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
         raise ValueError(f"{path}: could not read its tensors (damaged file?): {exc}") from exc
@@ -129,4 +155,4 @@ def load_pretrained(name_or_path: str | Path, architecture: str | None = None, d
     except RuntimeError as exc:
         raise ValueError(f"{path}: its tensors do not fit a {meta['architecture']!r} with its config: {exc}") from exc
     model.pretrained_metadata = meta
-    return model.to(device).eval()
+    return model.to(torch.device(device)).eval()

@@ -1,45 +1,190 @@
-"""Config dataclasses from YAML files and ``section.key=value`` overrides; unknown keys are errors."""
+"""Typed configs: dataclasses whose fields are checked where they are built, YAML files and overrides.
+
+Every config (model, dataset, training) subclasses ``Config``. Its ``__post_init__`` checks each field
+against its annotation, so ``MADEConfig(hidden="500")``, ``train.lr=abc`` and ``train.max_steps=2.5`` are all
+errors that name the key, the value and the type expected. Ranges ride on the annotation:
+``batch_size: PositiveInt``, ``ema_decay: Annotated[float, Range(ge=0, lt=1)]``; choices are ``Literal``.
+"""
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
+import types
 import typing
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
 
 
+@dataclass(frozen=True)
+class Range:
+    """Bounds a numeric field must satisfy (any of >=, >, <=, <)."""
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def violated(self, value) -> str | None:
+        """The bound ``value`` breaks, as text, or None."""
+        for bound, op, ok in (("ge", ">=", lambda b: value >= b), ("gt", ">", lambda b: value > b),
+                              ("le", "<=", lambda b: value <= b), ("lt", "<", lambda b: value < b)):
+            limit = getattr(self, bound)
+            if limit is not None and not ok(limit):
+                return f"{op} {limit}"
+        return None
+
+
+PositiveInt = Annotated[int, Range(ge=1)]
+NonNegativeInt = Annotated[int, Range(ge=0)]
+PositiveFloat = Annotated[float, Range(gt=0)]
+NonNegativeFloat = Annotated[float, Range(ge=0)]
+UnitInterval = Annotated[float, Range(ge=0, lt=1)]  # decays, momenta
+
+
+class ConfigError(ValueError):
+    """A config value of the wrong type or out of range; the message names the key, value and expectation."""
+
+    def __init__(self, key: str, value: Any, expected: str, where: str = ""):
+        self.key, self.value, self.expected = key, value, expected
+        place = f"{where}." if where else ""
+        super().__init__(f"{place}{key}={value!r}: expected {expected}")
+
+
+def _describe(hint) -> str:
+    """A type annotation in words, for error messages and ``-h``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Annotated:
+        base, *extras = args
+        bounds = [f"{op} {getattr(r, k)}" for r in extras if isinstance(r, Range)
+                  for k, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")) if getattr(r, k) is not None]
+        return _describe(base) + (f" {' and '.join(bounds)}" if bounds else "")
+    if origin is Literal:
+        return "one of " + ", ".join(map(repr, args))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_describe(args[0])}"
+        return f"a list of {len(args)} ({', '.join(_describe(a) for a in args)})"
+    if hint is type(None):
+        return "null"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(hint, str(hint))
+
+
+def _convert(value, hint):
+    """``value`` as ``hint`` wants it, or raise TypeError / ValueError (caught and reworded by the caller)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Annotated:
+        base, *extras = args
+        value = _convert(value, base)
+        for extra in extras:
+            if isinstance(extra, Range) and extra.violated(value):
+                raise ValueError(extra.violated(value))
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _convert(value, arg)
+            except (TypeError, ValueError):
+                continue
+        raise TypeError
+    if origin is Literal:
+        if value not in args:
+            raise ValueError
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError
+        kinds = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
+        if len(kinds) != len(value):
+            raise ValueError
+        return tuple(_convert(v, k) for v, k in zip(value, kinds))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise TypeError
+        return value
+    if hint is int:
+        # 10000.0 is an integer; 2.5 is not, and neither is True
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError
+        return value
+    if hint is float:
+        # PyYAML reads "3e-4" (no dot) as a string: a string that is a number is one
+        if isinstance(value, str):
+            value = float(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError
+        if not math.isfinite(value):
+            raise ValueError
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise TypeError
+        return value
+    if hint is type(None):
+        if value is not None:
+            raise TypeError
+        return None
+    return value  # an annotation this checker does not know: left to the config's own checks
+
+
+class Config:
+    """Base of every genzoo config dataclass: fields are checked (and YAML-ish values converted) on build.
+
+    Subclasses that add a ``__post_init__`` call ``super().__post_init__()`` first, then check what relates
+    several fields.
+    """
+
+    def __post_init__(self):
+        hints = typing.get_type_hints(type(self), include_extras=True)
+        for field in dataclasses.fields(self):
+            value, hint = getattr(self, field.name), hints[field.name]
+            try:
+                converted = _convert(value, hint)
+            except (TypeError, ValueError):
+                raise ConfigError(field.name, value, _describe(hint)) from None
+            object.__setattr__(self, field.name, converted)
+
+
 def config_from_dict(cls, values: dict[str, Any], where: str = ""):
-    """Build dataclass ``cls`` from ``values``; a key that is not a field raises a ValueError naming it."""
+    """Build config ``cls`` from ``values``: unknown keys and ill-typed values are errors naming them (keys
+    as ``where.key``, e.g. ``train.lr``)."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{where or cls.__name__}: expected a mapping of keys to values, got {values!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = [k for k in values if k not in fields]
     if unknown:
-        place = f" in {where}" if where else ""
+        place = f" in section {where!r}" if where else ""
         raise ValueError(
             f"unknown config key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}{place}; "
             f"valid keys: {', '.join(fields)}"
         )
-    hints = typing.get_type_hints(cls)
-    coerced = {k: _coerce(v, hints.get(k)) for k, v in values.items()}
-    return cls(**coerced)
+    try:
+        return cls(**values)
+    except ConfigError as exc:
+        raise ConfigError(exc.key, exc.value, exc.expected, where) from None
 
 
-def _coerce(value, hint):
-    # YAML gives lists where configs hold tuples, and ints where floats are declared (``lr: 1`` or ``1e-3``
-    # written as ``0.001`` both arrive fine, but ``3e-4`` is a *string* to PyYAML's YAML 1.1 resolver).
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if hint is float or (origin is typing.Union and float in args):
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        if isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-    if origin is tuple and isinstance(value, list):
-        return tuple(value)
-    return value
+def describe_config(cls, prefix: str = "") -> list[str]:
+    """One line per field of config ``cls``: ``prefix.key: type = default`` (what ``-h`` lists)."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    lines = []
+    for field in dataclasses.fields(cls):
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        shown = default if isinstance(default, str) else json.dumps(_plain(default))
+        lines.append(f"  {prefix}{field.name} = {shown}   ({_describe(hints[field.name])})")
+    return lines
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
 
 
 def config_to_dict(config) -> dict[str, Any]:

@@ -46,15 +46,6 @@ def plot_density(model, data: np.ndarray, path: Path, title: str, target: str | 
     return path
 
 
-def plot_pretrained_density(model, path: Path, title: str, data_root: str | None = None) -> Path:
-    """``plot_density`` of a loaded checkpoint over the test split of the data it was trained on."""
-    from genzoo.data import load_split, pretrained_data_config
-
-    data = pretrained_data_config(model, data_root)
-    values = load_split(data, "test").images()[:, 0].double().numpy()
-    return plot_density(model, values, Path(path), title, data.target if data.target != "file" else None)
-
-
 def usage_histogram(grids: torch.Tensor, codebook_size: int, path: Path, title: str) -> Path:
     """Bar chart of how often each code occurs in the index grids (log scale), titled with the share used."""
     counts = torch.bincount(grids.flatten(), minlength=codebook_size).numpy()

@@ -13,8 +13,9 @@ from genzoo.config import config_from_dict
 
 _MODELS: dict[str, type] = {}
 
-#: Where shipped pretrained weights live: ``checkpoints/<name>.safetensors`` beside the package.
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+#: Where shipped pretrained weights live: ``genzoo/checkpoints/<name>.safetensors``, package data that a
+#: normal (non-editable) install carries along.
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 
 
 def register_model(name: str):
@@ -23,8 +24,11 @@ def register_model(name: str):
     def decorator(cls):
         if name in _MODELS:
             raise ValueError(f"model name {name!r} is already registered to {_MODELS[name].__qualname__}")
-        if not hasattr(cls, "config_class"):
-            raise TypeError(f"{cls.__qualname__} needs a `config_class` dataclass to be registered")
+        from genzoo.config import Config
+
+        if not (isinstance(getattr(cls, "config_class", None), type) and issubclass(cls.config_class, Config)):
+            raise TypeError(f"{cls.__qualname__} needs a `config_class` (a genzoo.config.Config dataclass) "
+                            "to be registered")
         cls.architecture = name
         _MODELS[name] = cls
         return cls
@@ -49,7 +53,7 @@ def get_model_class(name: str) -> type:
 def create_model(name: str, **overrides):
     """Build architecture ``name`` from its default config with ``overrides`` (unknown keys are an error)."""
     cls = get_model_class(name)
-    config = config_from_dict(cls.config_class, overrides, where=f"model {name!r}")
+    config = config_from_dict(cls.config_class, overrides, where="model")
     return cls(config)
 
 
@@ -60,16 +64,18 @@ def list_models(pattern: str = "*") -> list[str]:
 
 
 def list_pretrained(pattern: str = "*") -> list[str]:
-    """Names of the shipped checkpoints (``checkpoints/*.safetensors``) matching ``pattern``, sorted."""
+    """Names of the shipped checkpoints (``genzoo/checkpoints/*.safetensors``) matching ``pattern``, sorted."""
     names = (p.stem for p in CHECKPOINT_DIR.glob("*.safetensors"))
     return sorted(n for n in names if fnmatch.fnmatch(n, pattern))
 
 
 def resolve_pretrained(name_or_path: str | Path) -> Path:
-    """A shipped checkpoint name or a path to a ``.safetensors`` file -> the file's path."""
+    """A shipped checkpoint name, a path to a ``.safetensors`` file or a Hugging Face folder -> that path."""
     path = Path(name_or_path)
     if path.suffix == ".safetensors" or path.exists():
-        if not path.is_file():
+        if path.is_dir() and not (path / "model.safetensors").is_file():
+            raise FileNotFoundError(f"{path} is a folder without model.safetensors (the Hugging Face layout)")
+        if not path.exists():
             raise FileNotFoundError(f"checkpoint file not found: {path}")
         return path
     shipped = CHECKPOINT_DIR / f"{name_or_path}.safetensors"

@@ -1,10 +1,11 @@
 """One Accelerate training loop for every model family.
 
-The loop knows only the model contract (``loss``, ``sample``, ``evaluation_metrics``): mixed precision,
-gradient accumulation and clipping, AdamW with warm-up + cosine decay, optional EMA weights, periodic
-validation through ``gather_for_metrics`` with a sample grid, ``save_state`` checkpoints written atomically
-and exact resumption (same data order, same RNG), a stop with a message on a non-finite loss, and export of
-the final (EMA, best-on-valid) weights with ``save_pretrained``.
+The loop knows only the model contract (``loss``, ``evaluation_metrics``, ``selection_metric``,
+``write_preview``) and the split contract (``tensors`` / ``batch``): mixed precision, gradient accumulation
+and clipping, AdamW with warm-up + cosine decay, optional EMA weights, periodic validation through
+``gather_for_metrics`` with a preview picture, ``save_state`` checkpoints written atomically and exact
+resumption (same data order, same RNG), a stop with a message on a non-finite loss, and export of the final
+(EMA, best-on-valid) weights with ``save_pretrained``.
 """
 from __future__ import annotations
 
@@ -14,58 +15,52 @@ import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from torch.utils.data import DataLoader, TensorDataset
-from tqdm.auto import tqdm
 
+from genzoo import launch
 from genzoo.checkpoint import round_to_storage_dtype_, save_pretrained, storage_dtype
-from genzoo.data import DataConfig, ImageSplit, TensorBatchLoader, load_split
-from genzoo.sampling import save_sample_grid
+from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range, UnitInterval
+from genzoo.data import TensorBatchLoader
+from genzoo.evaluation import evaluate
+from genzoo.run_log import RunLog
+
+__all__ = ["NonFiniteLossError", "TrainConfig", "evaluate", "make_accelerator", "train", "warmup_cosine"]
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Config):
     output_dir: str = "runs/default"
-    seed: int = 0
-    batch_size: int = 100  # per process; the global batch is batch_size * processes * grad_accum_steps
-    eval_batch_size: int = 500
-    max_steps: int = 10000  # optimizer steps
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    warmup_steps: int = 0
-    min_lr_ratio: float = 0.0  # the cosine decays to lr * min_lr_ratio
-    grad_clip: float = 0.0  # max gradient norm; 0 turns clipping off
-    grad_accum_steps: int = 1
-    mixed_precision: str = "no"  # no | fp16 | bf16
-    ema_decay: float = 0.0  # 0 turns the EMA of weights off
-    eval_every: int = 1000
-    save_every: int = 1000
-    log_every: int = 50
-    keep_checkpoints: int = 2
-    num_sample_images: int = 64  # 0: no sample grid at evaluations (models whose samples are not images)
-    select_best: bool = True  # export the weights with the best valid metric (early stopping on valid)
+    seed: NonNegativeInt = 0
+    batch_size: PositiveInt = 100  # per process; the global batch is batch_size * processes * grad_accum_steps
+    eval_batch_size: PositiveInt = 500
+    max_steps: PositiveInt = 10000  # optimizer steps
+    lr: PositiveFloat = 1e-3
+    weight_decay: NonNegativeFloat = 0.0
+    adam_betas: tuple[UnitInterval, UnitInterval] = (0.9, 0.999)
+    warmup_steps: NonNegativeInt = 0
+    min_lr_ratio: Annotated[float, Range(ge=0, le=1)] = 0.0  # the cosine decays to lr * min_lr_ratio
+    grad_clip: NonNegativeFloat = 0.0  # max gradient norm; 0 turns clipping off
+    grad_accum_steps: PositiveInt = 1
+    # None: the launcher's choice (accelerate launch --mixed_precision, or `accelerate config`), else "no"
+    mixed_precision: Literal["no", "fp16", "bf16"] | None = None
+    ema_decay: UnitInterval = 0.0  # 0 turns the EMA of weights off
+    eval_every: PositiveInt = 1000
+    save_every: PositiveInt = 1000
+    log_every: PositiveInt = 50
+    keep_checkpoints: PositiveInt = 2
+    preview_images: NonNegativeInt = 64  # images in the preview written at each evaluation; 0: none
+    select_best: bool = True  # export the weights with the best valid metric (if the model names one)
     test_at_end: bool = True  # report test metrics of the exported weights (never used to select)
-    export_dtype: str = "float32"  # float16 halves model.safetensors; its metrics are measured after rounding
+    export_dtype: Literal["float32", "float16", "bfloat16"] = "float32"  # float16 halves model.safetensors
     log_with: str | None = None  # an Accelerate tracker, e.g. "tensorboard"
     compile: bool = False  # torch.compile the training forward/backward (Accelerate's dynamo backend)
     cpu: bool = False  # force the CPU even where a GPU is present
-
-    def __post_init__(self):
-        if self.mixed_precision not in ("no", "fp16", "bf16"):
-            raise ValueError(f"mixed_precision must be no, fp16 or bf16, got {self.mixed_precision!r}")
-        for name in ("batch_size", "eval_batch_size", "max_steps", "grad_accum_steps", "eval_every", "save_every",
-                     "log_every", "keep_checkpoints"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
-        storage_dtype(self.export_dtype)  # unknown names fail here, not after hours of training
 
 
 class NonFiniteLossError(RuntimeError):
@@ -95,6 +90,26 @@ class TrainState:
         self.step, self.best_metric, self.best_step = int(state["step"]), float(state["best_metric"]), int(state["best_step"])
 
 
+class MetricMeans:
+    """Running sums of a step's scalar loss metrics between two log records, kept on the device (no sync per
+    step); ``means`` averages them over the steps and the processes."""
+
+    def __init__(self):
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count = 0
+
+    def add(self, metrics: dict[str, torch.Tensor]) -> None:
+        for key, value in metrics.items():
+            if isinstance(value, torch.Tensor) and value.numel() == 1:
+                self.sums[key] = self.sums.get(key, 0.0) + value.detach().float().reshape(())
+        self.count += 1
+
+    def means(self, accelerator: Accelerator) -> dict[str, float]:
+        out = {k: accelerator.reduce(v / self.count, "mean").item() for k, v in sorted(self.sums.items())}
+        self.sums, self.count = {}, 0
+        return out
+
+
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Weight decay on matrices and kernels only: decaying biases (and gains) pulls them towards 0, which for
     binary images means p = 1/2 at the always-black border pixels, a large and needless cost."""
@@ -118,23 +133,6 @@ def warmup_cosine(warmup: int, total: int, min_ratio: float, calls_per_step: int
         return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
     return factor
-
-
-@torch.no_grad()
-def evaluate(model, split: ImageSplit, accelerator: Accelerator, batch_size: int = 500) -> dict[str, float]:
-    """Means over ``split`` of the model's per-example metrics; every process takes a shard, gathered exactly."""
-    loader = accelerator.prepare(DataLoader(TensorDataset(split.images()), batch_size=batch_size))
-    was_training = model.training
-    model.eval()
-    sums, count = {}, 0
-    for (batch,) in loader:
-        metrics = model.evaluation_metrics(split.to_float(batch))
-        metrics = accelerator.gather_for_metrics(metrics)  # drops the padding of an uneven last shard
-        for key, value in metrics.items():
-            sums[key] = sums.get(key, 0.0) + value.double().sum(0).cpu()  # scalar, or (K,) for vector metrics
-        count += next(iter(metrics.values())).shape[0]
-    model.train(was_training)
-    return model.summarize_metrics({key: total / count for key, total in sums.items()})
 
 
 def latest_checkpoint(output_dir: str | Path) -> Path:
@@ -165,39 +163,23 @@ def _save_state(accelerator: Accelerator, output_dir: Path, step: int, keep: int
 
 
 def make_accelerator(config: TrainConfig, project_dir: Path) -> Accelerator:
-    """The run's Accelerator; every process of a multi-process launch must be one rank of one run."""
-    # Without a GPU (or other accelerator), Accelerate under torchrun picks its distributed CPU mode (gloo)
-    # only when told cpu=True; otherwise each launched process silently trains alone and all of them write
-    # the same run directory at once.
-    cpu = config.cpu or not torch.accelerator.is_available()
-    accelerator = Accelerator(
-        mixed_precision=config.mixed_precision,
-        gradient_accumulation_steps=config.grad_accum_steps,
-        log_with=config.log_with,
-        project_dir=str(project_dir),
-        cpu=cpu,
-        dynamo_backend="inductor" if config.compile else None,
-    )
-    launched = int(os.environ.get("WORLD_SIZE", "1"))
-    if accelerator.num_processes != launched:
-        raise RuntimeError(
-            f"launched as {launched} processes (WORLD_SIZE) but Accelerate runs {accelerator.num_processes} "
-            f"({accelerator.distributed_type}); each process would train alone and overwrite the others' files. "
-            "Launch with `accelerate launch` (add --cpu on a machine without a GPU) or set train.cpu=true.")
-    return accelerator
+    """The run's Accelerator (genzoo.launch.make_accelerator with the run's settings)."""
+    return launch.make_accelerator(
+        config.mixed_precision, cpu=config.cpu, gradient_accumulation_steps=config.grad_accum_steps,
+        log_with=config.log_with, project_dir=str(project_dir),
+        dynamo_backend="inductor" if config.compile else None)
 
 
-def train(model, data: DataConfig, config: TrainConfig, resume: str | None = None,
-          run_config: dict | None = None) -> dict:
-    """Train ``model`` on ``data``; returns the exported file's path and its metrics.
+def train(model, splits, config: TrainConfig, resume: str | None = None, run_config: dict | None = None) -> dict:
+    """Train ``model`` on ``splits`` (a mapping with "train" and "valid", and "test" if ``test_at_end``, e.g.
+    ``genzoo.data.Splits``); returns the exported file's path and its metrics.
 
     ``resume``: "latest" or a checkpoint folder; the run then continues exactly where that state was saved.
     """
     out = Path(config.output_dir)
     accelerator = make_accelerator(config, out)
     set_seed(config.seed)
-    train_split, valid_split = load_split(data, "train", seed=config.seed), load_split(data, "valid")
-    loader = TensorBatchLoader(train_split, config.batch_size, seed=config.seed, device=accelerator.device,
+    loader = TensorBatchLoader(splits["train"], config.batch_size, seed=config.seed, device=accelerator.device,
                                process_index=accelerator.process_index, num_processes=accelerator.num_processes)
     optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.lr,
                                   betas=tuple(config.adam_betas))
@@ -213,97 +195,140 @@ def train(model, data: DataConfig, config: TrainConfig, resume: str | None = Non
         accelerator.register_for_checkpointing(obj)
     if resume:
         accelerator.load_state(str(latest_checkpoint(out) if resume == "latest" else resume))
+    train_record = {**asdict(config), "mixed_precision": accelerator.mixed_precision}  # what the run used
     if config.log_with:
-        accelerator.init_trackers(out.name, config=_flat(run_config or {"train": asdict(config)}))
-    eval_model = ema.module if ema is not None else model
-    preview_reference = valid_split.to_float(valid_split.images()[: config.num_sample_images])
-    log_path = out / "log.jsonl"
+        accelerator.init_trackers(out.name, config=_flat(run_config or {"train": train_record}))
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(run_config or {}, indent=2))
-    bar = tqdm(total=config.max_steps, initial=state.step, disable=not accelerator.is_local_main_process,
-               desc=out.name, dynamic_ncols=True)
+        (out / "config.json").write_text(json.dumps(run_config or {"train": train_record}, indent=2))
+    log = RunLog(accelerator, out / "log.jsonl", config.max_steps, state.step, out.name, config.log_with)
+    log.print(f"{out.name}: {type(model).__name__} ({model.num_parameters():,} parameters), "
+              f"{accelerator.num_processes} process(es) on {accelerator.device}, mixed precision "
+              f"{accelerator.mixed_precision}, steps {state.step + 1}..{config.max_steps}")
+    context = _RunContext(accelerator, forward, optimizer, scheduler, loader, state, config, out, log,
+                          ema.module if ema is not None else model, splits, train_record)
+    _loop(context, model, ema)
+    log.close()
+    return _export(context)
 
-    forward.train()
+
+@dataclass
+class _RunContext:
+    accelerator: Accelerator
+    forward: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    loader: TensorBatchLoader
+    state: TrainState
+    config: TrainConfig
+    out: Path
+    log: RunLog
+    eval_model: nn.Module  # the EMA weights where kept, else the model
+    splits: object
+    train_record: dict
+
+    @property
+    def dataset(self) -> dict:
+        dataset = getattr(self.splits, "dataset", None)
+        return dataset.to_dict() if dataset is not None else {}
+
+    @property
+    def selection_metric(self) -> str | None:
+        return self.eval_model.selection_metric if self.config.select_best else None
+
+
+def _loop(run: _RunContext, model, ema) -> None:
+    config, state, accelerator = run.config, run.state, run.accelerator
+    means = MetricMeans()
+    run.forward.train()
     while state.step < config.max_steps:
-        batch = next(loader)
-        with accelerator.accumulate(forward):
-            loss, metrics = forward(batch)
-            mean_loss = accelerator.reduce(loss.detach().float(), "mean")
-            if not torch.isfinite(mean_loss):
-                raise NonFiniteLossError(
-                    f"training loss is {mean_loss.item()} at step {state.step + 1} (epoch {loader.epoch}); "
-                    f"stopped before updating the weights. Last saved state: {out / 'checkpoints'}. "
-                    "Try a lower train.lr, train.grad_clip > 0 or train.mixed_precision=no.")
-            accelerator.backward(loss)
-            if accelerator.sync_gradients and config.grad_clip > 0:
-                accelerator.clip_grad_norm_(forward.parameters(), config.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+        loss, metrics = _optimizer_step(run, next(run.loader))
+        means.add({"loss": loss, **metrics})
         if not accelerator.sync_gradients:
             continue
         state.step += 1
-        bar.update(1)
         if ema is not None:
             ema.update_parameters(model)
         if state.step % config.log_every == 0:
-            record = {"step": state.step, "loss": mean_loss.item(), "lr": scheduler.get_last_lr()[0],
-                      "epoch": loader.epoch}
-            bar.set_postfix(loss=f"{record['loss']:.3f}")
-            _log(accelerator, log_path, record, config.log_with)
+            record = {"step": state.step, **means.means(accelerator), "lr": run.scheduler.get_last_lr()[0],
+                      "epoch": run.loader.epoch}
+            run.log.record(record, echo=run.log.bar is None)
+            run.log.advance(record["loss"])
+        else:
+            run.log.advance()
         if state.step % config.eval_every == 0 or state.step == config.max_steps:
-            valid = evaluate(eval_model, valid_split, accelerator, config.eval_batch_size)
-            _log(accelerator, log_path, {"step": state.step, **{f"valid_{k}": v for k, v in valid.items()}},
-                 config.log_with)
-            if accelerator.is_main_process and config.num_sample_images > 0:
-                save_sample_grid(eval_model, out / "samples" / f"step_{state.step:08d}.png",
-                                 config.num_sample_images, config.seed, reference=preview_reference)
-            metric = valid[eval_model.eval_metric]
-            if metric < state.best_metric:
-                state.best_metric, state.best_step = metric, state.step
-                if accelerator.is_main_process and config.select_best:
-                    save_pretrained(eval_model, out / "best.safetensors", metrics={"valid_" + k: v for k, v in valid.items()})
+            _validate(run)
         if state.step % config.save_every == 0 or state.step == config.max_steps:
-            _save_state(accelerator, out, state.step, config.keep_checkpoints)
-    bar.close()
-    return _export(accelerator, eval_model, data, config, state, out)
+            _save_state(accelerator, run.out, state.step, config.keep_checkpoints)
 
 
-def _export(accelerator, eval_model, data, config, state, out) -> dict:
+def _optimizer_step(run: _RunContext, batch):
+    """One forward/backward (one optimizer step once the gradients are accumulated); the loss is checked on
+    every process before any weight moves."""
+    accelerator, config = run.accelerator, run.config
+    with accelerator.accumulate(run.forward):
+        loss, metrics = run.forward(batch)
+        mean_loss = accelerator.reduce(loss.detach().float(), "mean")
+        if not torch.isfinite(mean_loss):
+            raise NonFiniteLossError(
+                f"training loss is {mean_loss.item()} at step {run.state.step + 1} (epoch {run.loader.epoch}); "
+                f"stopped before updating the weights. Last saved state: {run.out / 'checkpoints'}. "
+                "Try a lower train.lr, train.grad_clip > 0 or train.mixed_precision=no.")
+        accelerator.backward(loss)
+        if accelerator.sync_gradients and config.grad_clip > 0:
+            accelerator.clip_grad_norm_(run.forward.parameters(), config.grad_clip)
+        run.optimizer.step()
+        run.scheduler.step()
+        run.optimizer.zero_grad(set_to_none=True)
+    return loss.detach(), metrics
+
+
+def _validate(run: _RunContext) -> None:
+    """Valid metrics (logged and printed), the preview picture, and best-on-valid selection."""
+    state, config, model = run.state, run.config, run.eval_model
+    valid = evaluate(model, run.splits["valid"], run.accelerator, config.eval_batch_size)
+    run.log.record({"step": state.step, **{f"valid_{k}": v for k, v in valid.items()}})
+    if run.accelerator.is_main_process and config.preview_images > 0:
+        was_training = model.training
+        model.eval()  # eval mode: no statistics move, and nothing waits for the other processes
+        model.write_preview(run.out / "samples" / f"step_{state.step:08d}.png", config.preview_images, config.seed,
+                            reference=lambda: run.splits["valid"])
+        model.train(was_training)
+    metric = run.selection_metric
+    if metric is not None and valid[metric] < state.best_metric:
+        state.best_metric, state.best_step = valid[metric], state.step
+        if run.accelerator.is_main_process:
+            save_pretrained(model, run.out / "best.safetensors", metrics={f"valid_{k}": v for k, v in valid.items()},
+                            dataset=run.dataset, train_config=run.train_record)
+
+
+def _export(run: _RunContext) -> dict:
     """Final weights (the best on valid if selected) -> ``model.safetensors`` with valid and test metrics."""
-    if config.select_best:
+    accelerator, config, model, out = run.accelerator, run.config, run.eval_model, run.out
+    if run.selection_metric is not None:
         accelerator.wait_for_everyone()  # the main process wrote best.safetensors; every rank reads it
         if (out / "best.safetensors").is_file():
             from safetensors.torch import load_file
 
             # read on the CPU; load_state_dict copies onto the model's device
-            eval_model.load_state_dict(load_file(out / "best.safetensors"))
+            model.load_state_dict(load_file(out / "best.safetensors"))
     dtype = storage_dtype(config.export_dtype)
-    round_to_storage_dtype_(eval_model, dtype)  # the metrics below are those of the stored weights
-    metrics = {f"valid_{k}": v for k, v in evaluate(eval_model, load_split(data, "valid"), accelerator,
+    round_to_storage_dtype_(model, dtype)  # the metrics below are those of the stored weights
+    metrics = {f"valid_{k}": v for k, v in evaluate(model, run.splits["valid"], accelerator,
                                                     config.eval_batch_size).items()}
     if config.test_at_end:
-        test = evaluate(eval_model, load_split(data, "test"), accelerator, config.eval_batch_size)
+        test = evaluate(model, run.splits["test"], accelerator, config.eval_batch_size)
         metrics.update({f"test_{k}": v for k, v in test.items()})
-    metrics["step"] = state.best_step if config.select_best else state.step
+    metrics["step"] = run.state.best_step if run.selection_metric is not None else run.state.step
     path = out / "model.safetensors"
     if accelerator.is_main_process:
-        save_pretrained(eval_model, path, metrics=metrics, dataset=asdict(data), train_config=asdict(config),
-                        dtype=dtype)
-        _log(accelerator, out / "log.jsonl", {"step": state.step, "final": metrics}, None)
+        save_pretrained(model, path, metrics=metrics, dataset=run.dataset, train_config=run.train_record, dtype=dtype)
+        run.log.record({"step": run.state.step, "final": metrics}, echo=False)
+        run.log.print("final: " + "  ".join(f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}"
+                                            for k, v in metrics.items()))
     accelerator.wait_for_everyone()
     accelerator.end_training()
-    return {"path": path, "metrics": metrics}
-
-
-def _log(accelerator: Accelerator, path: Path, record: dict, tracker: str | None) -> None:
-    if tracker:
-        accelerator.log({k: v for k, v in record.items() if isinstance(v, (int, float)) and k != "step"},
-                        step=record["step"])
-    if accelerator.is_main_process:
-        with open(path, "a") as fh:
-            fh.write(json.dumps(record) + "\n")
+    return {"path": path, "metrics": metrics, "is_main_process": accelerator.is_main_process}
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

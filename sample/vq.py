@@ -2,18 +2,19 @@
 
     python sample/vq.py --model vqvae-rotation-mnist --n 64 --out samples/vqvae-rotation-mnist.png
 
-writes a grid of test inputs (odd rows) above their reconstructions (even rows), and beside it
+writes the model's preview (test inputs in odd rows above their reconstructions in even rows) and beside it
 ``<out>_usage.png``, a histogram of how often each code is used over the test set. ``--export-codes`` also
-writes the test set's 7x7 index grids (the data a prior over codes trains on).
+writes the test set's index grids (the data a prior over codes trains on; ``data: {name: code_grids}`` makes
+them for training).
 """
 import argparse
 from pathlib import Path
 
 from genzoo import load_pretrained
-from genzoo.data import load_split, pretrained_data_config
-from genzoo.models.vq.codes import encode_split, export_codes
+from genzoo.data import pretrained_dataset
+from genzoo.data.code_grids import encode_split, export_codes
 from genzoo.plotting import usage_histogram
-from genzoo.sampling import save_sample_grid
+from genzoo.sample import write_preview
 
 
 def main(argv=None):
@@ -24,11 +25,13 @@ def main(argv=None):
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--export-codes", default=None, help="also write the test set's code grids here")
     args = parser.parse_args(argv)
-    model = load_pretrained(args.model).eval()
-    test = load_split(pretrained_data_config(model, args.data_root), "test")
+    model = load_pretrained(args.model)
+    if not hasattr(model, "encode") or not hasattr(model, "codebook_size"):
+        parser.error(f"{args.model} is a {model.architecture!r}, not an autoencoder with codes "
+                     "(use genzoo.sample for its preview)")
     out = Path(args.out or f"samples/{Path(args.model).stem}.png")
-    reference = test.to_float(test.images()[: args.n])
-    print(f"wrote {save_sample_grid(model, out, n=args.n, reference=reference)}")
+    print(f"wrote {write_preview(model, out, args.n, 0, args.data_root)}")
+    test = pretrained_dataset(model, args.data_root).load("test")
     grids = encode_split(model, test)
     print(f"wrote {usage_histogram(grids, model.codebook_size, out.with_name(out.stem + '_usage.png'), out.stem)}")
     if args.export_codes:

@@ -7,7 +7,7 @@ from accelerate import Accelerator
 
 from genzoo import load_pretrained
 from genzoo.data import ImageSplit
-from genzoo.training import evaluate
+from genzoo.evaluation import evaluate
 
 if __name__ == "__main__":
     checkpoint, data_path, out_path = sys.argv[1:4]

@@ -15,10 +15,20 @@ def torchrun(*args, processes: int = 2) -> None:
     """Run ``args`` (a script and its arguments) in ``processes`` CPU processes; Accelerate, where used, picks
     up torchrun's environment and runs MULTI_CPU with gloo."""
     # --standalone: a free port for each launch, so launches in a row never collide on the default one
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
-               *map(str, args)]
+    _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)], args)
+
+
+def accelerate_launch(*args, processes: int = 2) -> None:
+    """Run ``args`` as `accelerate launch --multi_gpu --num_processes N` does: the README's command, which on a
+    machine without GPUs runs the processes on the CPU (genzoo asks Accelerate for its gloo mode)."""
+    _run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
+          "--main_process_port", "0"], args)
+
+
+def _run(launcher: list[str], args) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run([*launcher, *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
     # torchrun prefixes each rank's traceback with "[rankN]:"; the last such line of each rank is its error,
     # which a plain tail of the interleaved output can cut off.
     errors = {}

@@ -93,17 +93,70 @@ def test_shipped_checkpoint_metrics_are_reproduced(name):
     """Each shipped file loads by name, carries its metrics, and its test metrics are what evaluation gives now."""
     from accelerate import Accelerator
 
-    from genzoo.data import DataNotFoundError, load_split, pretrained_data_config
-    from genzoo.training import evaluate
+    from genzoo.data import DataNotFoundError, pretrained_dataset
+    from genzoo.evaluation import evaluate
 
     model = load_pretrained(name)
     meta = model.pretrained_metadata
-    metric = model.eval_metric
+    metric = model.selection_metric
     assert {f"test_{metric}", f"valid_{metric}"} <= set(meta["metrics"]) and meta["architecture"] == model.architecture
     try:
-        split = load_split(pretrained_data_config(model), "test")
+        split = pretrained_dataset(model).load("test")
     except DataNotFoundError as exc:
         pytest.skip(f"test data not found: {exc}")
     now = evaluate(model, split, Accelerator(cpu=True))
     for key, value in now.items():
         assert value == pytest.approx(meta["metrics"][f"test_{key}"], rel=1e-4, abs=1e-5), key
+
+
+def test_hugging_face_layout_round_trip(tmp_path):
+    """save_pretrained(model, folder) writes config.json + model.safetensors; genzoo and the mixin load it."""
+    from genzoo.models.autoregressive import MADE
+
+    torch.manual_seed(0)
+    model = create_model("made", image_shape=SMALL, hidden=7, num_masks=2, order="random").eval()
+    folder = save_pretrained(model, tmp_path / "hub", metrics={"test_nll": 2.0})
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    config = json.loads((folder / "config.json").read_text())
+    assert config["architecture"] == "made" and config["hidden"] == 7 and config["image_shape"] == list(SMALL)
+    x = (torch.rand(5, *SMALL) < 0.5).float()
+    for loaded in (load_pretrained(folder), MADE.from_pretrained(str(folder))):
+        assert type(loaded) is MADE and torch.equal(loaded.log_prob(x), model.log_prob(x))
+    assert load_pretrained(folder).pretrained_metadata["metrics"] == {"test_nll": 2.0}
+    with pytest.raises(ValueError, match="holds a 'made' checkpoint, not 'nade'"):
+        __import__("genzoo").models.autoregressive.NADE.from_pretrained(str(folder))
+
+
+def test_the_mixins_save_pretrained_writes_genzoos_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("nade", image_shape=SMALL, hidden=3).eval()
+    model.save_pretrained(tmp_path / "mixin")  # huggingface_hub's method: what push_to_hub uploads
+    loaded = load_pretrained(tmp_path / "mixin")
+    x = (torch.rand(4, *SMALL) < 0.5).float()
+    assert torch.equal(loaded.log_prob(x), model.log_prob(x)) and loaded.pretrained_metadata["architecture"] == "nade"
+
+
+def test_device_strings_with_an_index_load(tmp_path):
+    path = save_pretrained(create_model("fvsbn", image_shape=SMALL), tmp_path / "f.safetensors")
+    assert load_pretrained(path, device="cpu:0").device == torch.device("cpu")
+
+
+def test_a_folder_without_weights_is_named(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="without model.safetensors"):
+        load_pretrained(tmp_path / "empty")
+
+
+def test_shipped_weights_are_package_data():
+    """The checkpoints live inside the package and pyproject ships them, so a non-editable install has them."""
+    from pathlib import Path
+
+    import tomllib
+
+    import genzoo
+    from genzoo.registry import CHECKPOINT_DIR
+
+    package = Path(genzoo.__file__).resolve().parent
+    assert CHECKPOINT_DIR.parent == package and genzoo.list_pretrained()
+    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
+    assert "checkpoints/*.safetensors" in pyproject["tool"]["setuptools"]["package-data"]["genzoo"]

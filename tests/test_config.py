@@ -37,13 +37,13 @@ def test_unknown_keys_are_named(tmp_path, override, message):
 
 
 def test_bad_values_are_named():
-    from genzoo.data import DataConfig
+    from genzoo.data import BinarizedMNISTData
     from genzoo.training import TrainConfig
 
     with pytest.raises(ValueError, match="mixed_precision"):
         TrainConfig(mixed_precision="fp8")
     with pytest.raises(ValueError, match="binarization"):
-        DataConfig(binarization="otsu")
+        BinarizedMNISTData(binarization="otsu")
 
 
 def test_shipped_configs_build():
@@ -53,3 +53,51 @@ def test_shipped_configs_build():
     assert configs, "no configs shipped"
     for path in configs:
         build_run(load_yaml_config(path))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.lr=abc", r"train.lr='abc': expected a number > 0"),
+    ("train.max_steps=2.5", r"train.max_steps=2.5: expected an integer >= 1"),
+    ("train.max_steps=0", r"train.max_steps=0: expected an integer >= 1"),
+    ("train.ema_decay=1.0", r"train.ema_decay=1.0: expected a number >= 0 and < 1"),
+    ("train.cpu=yes please", r"train.cpu='yes please': expected true or false"),
+    ("train.mixed_precision=fp8", r"train.mixed_precision='fp8': expected one of 'no', 'fp16', 'bf16' or null"),
+    ("train.adam_betas=[0.9]", r"train.adam_betas=\[0.9\]: expected a list of 2"),
+    ("model.hidden=-3", r"model.hidden=-3: expected an integer >= 0"),
+    ("model.order=zigzag", r"model.order='zigzag': expected one of 'natural', 'random'"),
+    ("data.binarization=otsu", r"data.binarization='otsu': expected one of 'static', 'dynamic'"),
+    ("data.name=cifar", r"unknown dataset 'cifar'"),
+])
+def test_ill_typed_values_name_key_value_and_type(tmp_path, override, message):
+    path = tmp_path / "run.yaml"
+    path.write_text("model:\n  name: made\ndata: {}\ntrain: {}\n")
+    with pytest.raises(ValueError, match=message):
+        build_run(load_yaml_config(path, [override]))
+
+
+def test_values_are_converted_where_unambiguous():
+    from genzoo.training import TrainConfig
+
+    config = TrainConfig(lr="3e-4", max_steps=1e4, adam_betas=[0.5, 0.9], weight_decay=0)  # YAML 1.1 strings
+    assert config.lr == 3e-4 and config.max_steps == 10000 and isinstance(config.max_steps, int)
+    assert config.adam_betas == (0.5, 0.9) and isinstance(config.weight_decay, float)
+
+
+def test_create_model_checks_types():
+    import genzoo
+
+    with pytest.raises(ValueError, match=r"model.hidden='500': expected an integer >= 0"):
+        genzoo.create_model("made", hidden="500")
+    with pytest.raises(ValueError, match=r"image_shape=\[1, 0, 5\]"):
+        genzoo.create_model("nade", image_shape=[1, 0, 5])
+
+
+def test_help_lists_every_key_with_its_default(capsys):
+    from genzoo.cli import train_main
+
+    with pytest.raises(SystemExit):
+        train_main(["-h"])
+    text = capsys.readouterr().out
+    for line in ("train.lr = 0.001   (a number > 0)", "train.mixed_precision = null", "data.binarization = static",
+                 "model.name = made:", "model.hidden = 500   (an integer >= 0)", "data.name = toy1d:"):
+        assert line in text, line

@@ -32,7 +32,7 @@ def test_unknown_pretrained_name():
         genzoo.load_pretrained("made-binmnsit")
 
 
-def test_list_pretrained_matches_checkpoint_folder():
+def test_list_pretrained_matches_the_packaged_checkpoint_folder():
     from genzoo.registry import CHECKPOINT_DIR
 
     assert genzoo.list_pretrained() == sorted(p.stem for p in CHECKPOINT_DIR.glob("*.safetensors"))

@@ -11,8 +11,9 @@ from accelerate import Accelerator
 
 from genzoo import create_model, load_pretrained, save_pretrained
 from genzoo.cli import train_main
-from genzoo.data import DataConfig, ImageSplit
-from genzoo.training import NonFiniteLossError, TrainConfig, evaluate, make_accelerator, train, warmup_cosine
+from genzoo.data import BinarizedMNISTData, ImageSplit, Splits
+from genzoo.evaluation import evaluate
+from genzoo.training import NonFiniteLossError, TrainConfig, make_accelerator, train, warmup_cosine
 from tests.conftest import needs_binarized_mnist
 from tests.launch import assert_one_run_logged, torchrun
 
@@ -26,7 +27,7 @@ def tiny_made():
 
 def config(tmp_path, **overrides) -> TrainConfig:
     base = dict(output_dir=str(tmp_path / "run"), batch_size=16, eval_batch_size=2000, max_steps=6, lr=1e-2,
-                warmup_steps=2, eval_every=3, save_every=3, log_every=1, num_sample_images=4, cpu=True,
+                warmup_steps=2, eval_every=3, save_every=3, log_every=1, preview_images=4, cpu=True,
                 ema_decay=0.9, grad_clip=1.0)
     base.update(overrides)
     return TrainConfig(**base)
@@ -40,7 +41,7 @@ def losses(run_dir) -> dict[int, float]:
 @needs_binarized_mnist
 def test_resumed_run_continues_with_the_same_losses(tmp_path):
     cfg = config(tmp_path)
-    result = train(tiny_made(), DataConfig(), cfg)
+    result = train(tiny_made(), Splits(BinarizedMNISTData()), cfg)
     run = tmp_path / "run"
     full = losses(run)
     assert sorted(full) == [1, 2, 3, 4, 5, 6]
@@ -51,7 +52,7 @@ def test_resumed_run_continues_with_the_same_losses(tmp_path):
     # Kill after step 3: drop everything the run wrote later, then resume from its last saved state.
     shutil.rmtree(run / "checkpoints" / "step_00000006")
     (run / "log.jsonl").write_text("")
-    train(tiny_made(), DataConfig(), cfg, resume="latest")
+    train(tiny_made(), Splits(BinarizedMNISTData()), cfg, resume="latest")
     resumed = losses(run)
     assert sorted(resumed) == [4, 5, 6]
     for step in (4, 5, 6):
@@ -71,12 +72,12 @@ def test_non_finite_loss_stops_naming_the_step(tmp_path):
 
     model.loss = poisoned
     with pytest.raises(NonFiniteLossError, match="at step 3"):
-        train(model, DataConfig(), config(tmp_path))
+        train(model, Splits(BinarizedMNISTData()), config(tmp_path))
 
 
 @needs_binarized_mnist
 def test_bf16_autocast_trains_on_cpu(tmp_path):
-    result = train(tiny_made(), DataConfig(), config(tmp_path, mixed_precision="bf16", max_steps=3, ema_decay=0.0))
+    result = train(tiny_made(), Splits(BinarizedMNISTData()), config(tmp_path, mixed_precision="bf16", max_steps=3, ema_decay=0.0))
     assert torch.isfinite(torch.tensor(result["metrics"]["valid_nll"]))
 
 
@@ -99,7 +100,7 @@ def test_two_process_training_matches_one_process_with_the_global_batch(tmp_path
     """train/ar.py in two processes of batch 8 (DDP, gathered validation, one export) takes the same steps as
     one process of batch 16: the ranks split each global batch and DDP averages their gradients."""
     args = ["--config", "configs/made_binmnist.yaml", "model.hidden=8", "train.max_steps=4", "train.eval_every=2",
-            "train.save_every=2", "train.num_sample_images=4", "train.log_every=1"]
+            "train.save_every=2", "train.preview_images=4", "train.log_every=1"]
     two, one = tmp_path / "ddp", tmp_path / "single"
     torchrun("train/ar.py", *args, f"train.output_dir={two}", "train.batch_size=8")
     train_main([*args, f"train.output_dir={one}", "train.batch_size=16", "train.cpu=true"])
@@ -123,7 +124,7 @@ def test_warmup_cosine_schedule_and_its_multi_process_form():
 
 class _FakeAccelerator:
     """Stands in for Accelerate's class: records the arguments, runs as one process."""
-    num_processes, distributed_type = 1, "NO"
+    num_processes, distributed_type, mixed_precision, device = 1, "NO", "no", torch.device("cpu")
 
     def __init__(self, **kwargs):
         self.kwargs = kwargs
@@ -131,7 +132,7 @@ class _FakeAccelerator:
 
 def test_without_a_gpu_the_loop_asks_accelerate_for_distributed_cpu(monkeypatch):
     # cpu=False on a machine with no accelerator makes Accelerate ignore torchrun's environment.
-    monkeypatch.setattr("genzoo.training.Accelerator", _FakeAccelerator)
+    monkeypatch.setattr("genzoo.launch.Accelerator", _FakeAccelerator)
     monkeypatch.setattr(torch.accelerator, "is_available", lambda: False)
     assert make_accelerator(TrainConfig(cpu=False), Path("run")).kwargs["cpu"] is True
     monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
@@ -139,7 +140,7 @@ def test_without_a_gpu_the_loop_asks_accelerate_for_distributed_cpu(monkeypatch)
 
 
 def test_a_launch_accelerate_does_not_see_as_distributed_is_refused(monkeypatch):
-    monkeypatch.setattr("genzoo.training.Accelerator", _FakeAccelerator)
+    monkeypatch.setattr("genzoo.launch.Accelerator", _FakeAccelerator)
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(RuntimeError, match="launched as 2 processes .* Accelerate runs 1"):
         make_accelerator(TrainConfig(), Path("run"))
@@ -147,18 +148,16 @@ def test_a_launch_accelerate_does_not_see_as_distributed_is_refused(monkeypatch)
 
 @needs_binarized_mnist
 def test_float16_export_records_the_metrics_of_the_stored_weights(tmp_path):
-    from genzoo.data import load_split
-
     cfg = config(tmp_path, max_steps=3, export_dtype="float16")
-    result = train(tiny_made(), DataConfig(), cfg)
+    result = train(tiny_made(), Splits(BinarizedMNISTData()), cfg)
     loaded = load_pretrained(result["path"])
-    now = evaluate(loaded, load_split(DataConfig(), "valid"), Accelerator(cpu=True), cfg.eval_batch_size)
+    now = evaluate(loaded, BinarizedMNISTData().load("valid"), Accelerator(cpu=True), cfg.eval_batch_size)
     assert now["nll"] == result["metrics"]["valid_nll"]  # measured after rounding, not before
     assert loaded.pretrained_metadata["train_config"]["export_dtype"] == "float16"
 
 
 def test_unknown_export_dtype_is_refused_before_training():
-    with pytest.raises(ValueError, match="unknown storage dtype 'int8'"):
+    with pytest.raises(ValueError, match="export_dtype='int8': expected one of 'float32'"):
         TrainConfig(export_dtype="int8")
 
 
@@ -170,3 +169,16 @@ def test_weight_decay_spares_biases():
     assert decayed["weight_decay"] == 0.1 and spared["weight_decay"] == 0.0
     assert {id(p) for p in decayed["params"]} == {id(model.W), id(model.V)}
     assert {id(p) for p in spared["params"]} == {id(model.b), id(model.c)}
+
+
+@needs_binarized_mnist
+def test_outside_a_terminal_the_log_is_plain_lines_with_metrics(tmp_path, capsys):
+    """No \\r progress bar in a file: one line per log record, the validation numbers, the final metrics."""
+    train(tiny_made(), Splits(BinarizedMNISTData()), config(tmp_path, max_steps=4, eval_every=2, log_every=2))
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert "\r" not in out.out + out.err
+    assert lines[0].startswith("run: MADE (") and "1 process(es) on cpu" in lines[0]
+    assert lines[1].startswith("step 2/4  loss ") and "  nll " in lines[1] and "  lr " in lines[1]
+    assert lines[2].startswith("step 2/4  valid_nll ")
+    assert lines[-1].startswith("final: valid_nll ") and "test_nll" in lines[-1]

@@ -11,13 +11,17 @@ from __future__ import annotations
 import gzip
 import hashlib
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 
-from genzoo.data.mnist import load_mnist_uint8
+from genzoo.data.mnist import mnist_split
+from genzoo.data.registry import DatasetConfig, check_split_name, register_dataset
 from genzoo.data.root import cache_dir, find_files
+from genzoo.data.splits import ImageSplit
 
 SPLITS = ("train", "valid", "test")
 SPLIT_SIZES = {"train": 50000, "valid": 10000, "test": 10000}
@@ -66,8 +70,7 @@ def parse_amat(text: bytes, split: str) -> np.ndarray:
 
 def load_static(split: str, root=None) -> torch.Tensor:
     """Static binarized MNIST ``split`` as a uint8 tensor (N, 1, 28, 28) of 0/1, via a bit-packed cache."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; splits: {', '.join(SPLITS)}")
+    check_split_name(split)
     cached = cache_dir() / SUBDIR / f"{split}-{SHA1[split][:12]}.npy"
     if cached.is_file():
         packed = np.load(cached, allow_pickle=False)
@@ -94,7 +97,24 @@ def bernoulli_draw(intensities: torch.Tensor, seed: int) -> torch.Tensor:
 
 def load_dynamic_intensities(split: str, root=None) -> torch.Tensor:
     """MNIST intensities (uint8) of the dynamic ``split``: train = first 50000, valid = last 10000 of train."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; splits: {', '.join(SPLITS)}")
-    images = load_mnist_uint8(train=split != "test", root=root)
-    return {"train": images[:50000], "valid": images[50000:], "test": images}[split]
+    return mnist_split(split, root)[0]
+
+
+@register_dataset("binarized_mnist")
+@dataclass
+class BinarizedMNISTData(DatasetConfig):
+    """Binarized MNIST, 50000 / 10000 / 10000 images (N, 1, 28, 28) in {0, 1}."""
+
+    binarization: Literal["static", "dynamic"] = "static"
+    root: str | None = None  # data root; None: $GENZOO_DATA, then the user cache dir
+
+    def load(self, split: str, seed: int = 0) -> ImageSplit:
+        if self.binarization == "static":
+            return ImageSplit(load_static(split, self.root), scale=1.0)
+        intensities = load_dynamic_intensities(split, self.root)
+        if split == "train":
+            return ImageSplit(intensities, scale=1.0, redraw_seed=seed)
+        return ImageSplit(bernoulli_draw(intensities, DYNAMIC_EVAL_SEEDS[split]), scale=1.0)
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.binarization})"

@@ -1,13 +1,13 @@
-"""Training batches sliced from an in-memory tensor, sharded over Accelerate processes, exactly resumable."""
+"""Training batches sliced from an in-memory split, sharded over Accelerate processes, exactly resumable."""
 from __future__ import annotations
 
 import torch
 
-from genzoo.data.datasets import ImageSplit
+from genzoo.data.splits import Split
 
 
 class TensorBatchLoader:
-    """Endless iterator over shuffled batches of an ``ImageSplit``.
+    """Endless iterator over shuffled batches of a ``Split``.
 
     Every process draws the same permutation (seeded by ``seed`` and the epoch) and takes its own
     ``batch_size`` rows of each global batch of ``batch_size * num_processes``, so the processes together see
@@ -15,11 +15,11 @@ class TensorBatchLoader:
     ``save_state`` through ``state_dict`` / ``load_state_dict``: a resumed run sees the same batches.
     """
 
-    def __init__(self, split: ImageSplit, batch_size: int, seed: int = 0, process_index: int = 0,
+    def __init__(self, split: Split, batch_size: int, seed: int = 0, process_index: int = 0,
                  num_processes: int = 1, device: torch.device | str = "cpu"):
         global_batch = batch_size * num_processes
         if global_batch > len(split):
-            raise ValueError(f"global batch {global_batch} exceeds the {len(split)} training images")
+            raise ValueError(f"global batch {global_batch} exceeds the {len(split)} training examples")
         self.split, self.batch_size, self.seed = split, batch_size, seed
         self.rank, self.world, self.device = process_index, num_processes, torch.device(device)
         self.batches_per_epoch = len(split) // global_batch  # the last incomplete batch is dropped
@@ -33,7 +33,7 @@ class TensorBatchLoader:
     def __iter__(self):
         return self
 
-    def __next__(self) -> torch.Tensor:
+    def __next__(self):
         if self.batch_index >= self.batches_per_epoch:
             self.epoch, self.batch_index, self._order = self.epoch + 1, 0, None
         if self._order is None:
@@ -41,8 +41,7 @@ class TensorBatchLoader:
         start = (self.batch_index * self.world + self.rank) * self.batch_size
         rows = self._order[start : start + self.batch_size]
         self.batch_index += 1
-        batch = self.split.images(self.epoch)[rows]  # (B, C, H, W) uint8, one gather
-        return self.split.to_float(batch.to(self.device, non_blocking=True))
+        return self.split.batch(rows, self.epoch, self.device)  # one gather per stored tensor
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "batch_index": self.batch_index}

@@ -7,10 +7,15 @@ train 50000, valid 10000, test 10000.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy import integrate, special, stats
+
+from genzoo.data.registry import DatasetConfig, check_split_name, register_dataset
+from genzoo.data.splits import SampleSplit
 
 SPLIT_SIZES = {"train": 50000, "valid": 10000, "test": 10000}
 SPLIT_SEEDS = {"train": 0, "valid": 1, "test": 2}
@@ -118,3 +123,33 @@ def kl_divergence(name: str, model_log_prob) -> float:
         return math.exp(logp) * (logp - float(model_log_prob(np.array([y]))[0]))
 
     return sum(integrate.quad(integrand, a, b, limit=500)[0] for a, b in zip(edges[:-1], edges[1:]))
+
+
+@register_dataset("toy1d")
+@dataclass
+class Toy1DData(DatasetConfig):
+    """A 1-D target with an exact density (fixed draws of 50000 / 10000 / 10000), or a user's own numbers
+    (``target: file`` with ``path``: a .npy array or the first column of a .csv, split 80/10/10)."""
+
+    target: str = "gmm10"  # a name of TARGETS, or "file"
+    path: str | None = None  # target "file" only
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.target != "file":
+            target(self.target)  # an unknown target is an error naming the known ones
+        elif not self.path:
+            raise ValueError("data.target: file needs data.path (a .npy or .csv file)")
+
+    def load(self, split: str, seed: int = 0) -> SampleSplit:
+        check_split_name(split)
+        if self.target == "file":
+            values = split_column(load_column(self.path), split)
+        else:
+            values = sample_target(self.target, split)
+        return SampleSplit(torch.from_numpy(values).float()[:, None], target=self.exact_target)
+
+    @property
+    def exact_target(self) -> str | None:
+        """The named target whose density is known exactly (None for a user's file)."""
+        return None if self.target == "file" else self.target

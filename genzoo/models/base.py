@@ -1,23 +1,43 @@
-"""The contract every genzoo model keeps, so that one training loop serves every family."""
+"""The contract every genzoo model keeps, so that one training loop, one results command and one sample
+command serve every family without naming any."""
 from __future__ import annotations
 
+import numbers
+from pathlib import Path
+
 import torch
+from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from genzoo.preview import save_image_grid
+from genzoo.results import Report, ResultsTable, fmt
 
-class GenerativeModel(nn.Module):
+#: The table of a family that declares none: the selection metric on test and valid.
+DEFAULT_TABLE = ResultsTable("generic", (("checkpoint", "l"), ("architecture", "l"), ("parameters", "r"),
+                                         ("data", "l"), ("metric", "l"), ("test", "r"), ("valid", "r")), order=90)
+
+
+class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="genzoo", tags=["genzoo"]):
     """An ``nn.Module`` built from one config dataclass (``self.config``).
 
-    Subclasses implement ``loss(batch) -> (loss, metrics)`` and ``sample(n, generator=None)``; where the
-    likelihood is exact they implement ``log_prob(x) -> (B,)`` in nats. ``evaluation_metrics`` gives the
-    per-example numbers the training loop averages over the valid set; ``eval_metric`` names the one used to
-    keep the best weights (lower is better).
+    What a family provides:
+    - ``loss(batch) -> (loss, metrics)``: the training objective and detached per-batch numbers to log;
+    - ``sample(n, generator=None)`` where the model can sample, ``log_prob(x) -> (B,)`` in nats where exact;
+    - ``evaluation_metrics(batch)``: per-example numbers averaged over a split (``summarize_metrics`` turns
+      the means into split-level numbers); ``selection_metric`` names the one that picks the best weights on
+      valid (lower is better), or None to train without best-on-valid selection;
+    - ``write_preview(path, n, seed, reference)``: the picture written at each evaluation and by the sample
+      command (a grid of samples unless the family says otherwise);
+    - ``results_table`` and ``results_row(report)``: its table in the README's results.
+
+    ``from_pretrained`` / ``save_pretrained`` / ``push_to_hub`` come from huggingface_hub's mixin and use
+    genzoo's checkpoint (config.json + model.safetensors with genzoo's metadata).
     """
 
     config_class: type
     architecture: str  # set by @register_model
-    eval_metric = "nll"
-    needs_reference = False  # True where ``preview`` shows what the model does to real images
+    selection_metric: str | None = "nll"
+    results_table: ResultsTable = DEFAULT_TABLE
 
     def __init__(self, config):
         super().__init__()
@@ -25,30 +45,76 @@ class GenerativeModel(nn.Module):
             raise TypeError(f"{type(self).__name__} takes a {self.config_class.__name__}, got {type(config).__name__}")
         self.config = config
 
-    def loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        raise NotImplementedError
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    # --- training and likelihood ---------------------------------------------------------------------------
+    def loss(self, batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} has no exact log-likelihood")
 
-    def preview(self, n: int, generator: torch.Generator | None = None,
-                reference: torch.Tensor | None = None) -> torch.Tensor:
-        """Images for the grid written at each evaluation: samples here; models without a sampler (a VQ-VAE)
-        show what they do to the ``reference`` images instead."""
-        return self.sample(n, generator=generator)
+    # --- sampling --------------------------------------------------------------------------------------------
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} has no sampler")
 
-    def evaluation_metrics(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    @property
+    def has_sampler(self) -> bool:
+        return type(self).sample is not GenerativeModel.sample
+
+    @staticmethod
+    def check_sample_count(n) -> int:
+        """``n`` as a positive int, or a ValueError naming it (0, -1, 2.5 and True are refused)."""
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"number of samples must be an integer >= 1, got {n!r}")
+        return int(n)
+
+    def rand(self, *shape: int, generator: torch.Generator | None = None, dtype=torch.float32) -> torch.Tensor:
+        """Uniforms on [0, 1) of ``shape`` on the model's device, drawn on the generator's device: the same
+        seed gives the same numbers whichever device the model is on."""
+        device = generator.device if generator is not None else self.device
+        return torch.rand(*shape, generator=generator, device=device, dtype=dtype).to(self.device)
+
+    # --- evaluation and preview -------------------------------------------------------------------------------
+    def evaluation_metrics(self, batch) -> dict[str, torch.Tensor]:
         """Per-example metrics, each of shape (B,) or (B, K); by default the negative log-likelihood in nats."""
-        return {"nll": -self.log_prob(x)}
+        return {"nll": -self.log_prob(batch)}
 
     def summarize_metrics(self, means: dict[str, torch.Tensor]) -> dict[str, float]:
         """Split-level numbers from the means over the split of ``evaluation_metrics`` (vector-valued ones,
         such as code counts, become e.g. usage and perplexity here)."""
         return {key: float(value) for key, value in means.items()}
 
+    @torch.no_grad()
+    def write_preview(self, path: str | Path, n: int = 64, seed: int = 0, reference=None) -> Path:
+        """A PNG at ``path``: here a grid of ``n`` samples drawn with a CPU generator seeded by ``seed``.
+        ``reference`` is a zero-argument callable giving a split of real data, for families whose preview
+        shows what they do to it (it is not called here). Callers put the model in eval mode first."""
+        return save_image_grid(self.sample(n, generator=torch.Generator().manual_seed(seed)), path)
+
+    def results_row(self, report: Report) -> list[str]:
+        metric = self.selection_metric or next(iter(report.test), "-")
+        return [f"`{report.name}`", self.architecture, f"{self.num_parameters():,}", report.dataset.describe(),
+                metric, fmt(report.test.get(metric), 4), fmt(report.valid.get(metric), 4)]
+
+    # --- Hugging Face layout ------------------------------------------------------------------------------------
+    def _save_pretrained(self, save_directory: Path) -> None:
+        from genzoo.checkpoint import save_pretrained
+
+        save_pretrained(self, save_directory)
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision=None, cache_dir=None, force_download=False,
+                         local_files_only=False, token=None, map_location: str = "cpu", **model_kwargs):
+        from genzoo.checkpoint import load_pretrained
+
+        folder = Path(model_id)
+        if not folder.is_dir():
+            from huggingface_hub import snapshot_download
+
+            folder = Path(snapshot_download(model_id, revision=revision, cache_dir=cache_dir, token=token,
+                                            force_download=force_download, local_files_only=local_files_only))
+        return load_pretrained(folder, architecture=getattr(cls, "architecture", None), device=map_location)
+
+    # --- misc ------------------------------------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device

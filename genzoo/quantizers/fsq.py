@@ -73,6 +73,10 @@ class FSQ(nn.Module):
             raise ValueError(f"no FSQ preset for codebook size {codebook_size}; presets: {sorted(FSQ_PRESETS)}")
         return cls(FSQ_PRESETS[codebook_size], **kwargs)
 
+    def describe(self) -> str:
+        """A short name for results tables."""
+        return f"FSQ {list(self.levels)}"
+
     def extra_repr(self) -> str:
         return f"levels={list(self.levels)}, codebook_size={self.codebook_size}"
 

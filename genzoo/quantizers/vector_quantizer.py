@@ -114,6 +114,10 @@ class VectorQuantizer(nn.Module):
     def uses_ema(self) -> bool:
         return self.ema_decay > 0
 
+    def describe(self) -> str:
+        """A short name for results tables."""
+        return f"VQ {self.estimator}, {self.codebook_size} codes"
+
     def extra_repr(self) -> str:
         return (f"dim={self.dim}, codebook_size={self.codebook_size}, estimator={self.estimator!r}, "
                 f"distance={self.distance!r}, ema_decay={self.ema_decay}, dead_code_threshold={self.dead_code_threshold}")

@@ -3,8 +3,7 @@ import hashlib
 import pytest
 import torch
 
-from genzoo.data import DataConfig, load_split
-from genzoo.data import binarized_mnist
+from genzoo.data import BinarizedMNISTData, MNISTData, binarized_mnist
 from genzoo.data.root import DataNotFoundError, find_files
 from tests.conftest import needs_binarized_mnist, needs_mnist
 
@@ -12,19 +11,19 @@ from tests.conftest import needs_binarized_mnist, needs_mnist
 @needs_binarized_mnist
 def test_static_splits_shapes_values_and_cache():
     for split, size in binarized_mnist.SPLIT_SIZES.items():
-        data = load_split(DataConfig(binarization="static"), split)
+        data = BinarizedMNISTData(binarization="static").load(split)
         assert data.data.shape == (size, 1, 28, 28) and data.data.dtype == torch.uint8
         assert set(data.data.unique().tolist()) == {0, 1}
         assert 0.12 < data.data.float().mean() < 0.15  # MNIST ink share
     cached = list((binarized_mnist.cache_dir() / "binarized_mnist").glob("*.npy"))
     assert len(cached) == 3
     again = binarized_mnist.load_static("test")  # now from the bit-packed cache
-    assert torch.equal(again, load_split(DataConfig(), "test").data)
+    assert torch.equal(again, BinarizedMNISTData().load("test").data)
 
 
 @needs_binarized_mnist
 def test_batches_reach_models_as_float_binary():
-    split = load_split(DataConfig(), "valid")
+    split = BinarizedMNISTData().load("valid")
     x = split.to_float(split.images()[:5])
     assert x.dtype == torch.float32 and x.shape == (5, 1, 28, 28)
 
@@ -67,23 +66,23 @@ def test_explicit_root_comes_first(tmp_path, monkeypatch):
 
 @needs_mnist
 def test_dynamic_binarization_redraws_each_epoch_and_fixes_eval_splits():
-    train = load_split(DataConfig(binarization="dynamic"), "train", seed=3)
+    train = BinarizedMNISTData(binarization="dynamic").load("train", seed=3)
     assert len(train) == 50000
     e0, e1 = train.images(0).clone(), train.images(1)
     assert set(e0.unique().tolist()) == {0, 1}
     assert 0.01 < (e0 != e1).float().mean() < 0.2  # a fresh draw, of the same digits
-    assert torch.equal(load_split(DataConfig(binarization="dynamic"), "train", seed=3).images(0), e0)
-    valid = load_split(DataConfig(binarization="dynamic"), "valid", seed=0)
+    assert torch.equal(BinarizedMNISTData(binarization="dynamic").load("train", seed=3).images(0), e0)
+    valid = BinarizedMNISTData(binarization="dynamic").load("valid", seed=0)
     assert len(valid) == 10000
-    assert torch.equal(valid.data, load_split(DataConfig(binarization="dynamic"), "valid", seed=99).data)
+    assert torch.equal(valid.data, BinarizedMNISTData(binarization="dynamic").load("valid", seed=99).data)
     intensities = binarized_mnist.load_dynamic_intensities("valid")
     # pixels of intensity 0 / 255 are always 0 / 1: the valid split is drawn from the last 10000 train images
     assert torch.all(valid.data[intensities == 0] == 0) and torch.all(valid.data[intensities == 255] == 1)
-    assert len(load_split(DataConfig(binarization="dynamic"), "test")) == 10000
+    assert len(BinarizedMNISTData(binarization="dynamic").load("test")) == 10000
 
 
 @needs_mnist
 def test_grey_mnist_in_unit_interval():
-    split = load_split(DataConfig(name="mnist"), "test")
+    split = MNISTData().load("test")
     x = split.to_float(split.images()[:100])
     assert x.min() == 0 and x.max() == 1 and len(split) == 10000

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from genzoo.data import DataConfig, load_split, toy1d
+from genzoo.data import Toy1DData, toy1d
 
 
 @pytest.mark.parametrize("name", list(toy1d.TARGETS))
@@ -45,8 +45,8 @@ def test_user_columns_from_npy_and_csv(tmp_path):
     np.save(tmp_path / "v.npy", values)
     (tmp_path / "v.csv").write_text("value,other\n" + "\n".join(f"{v},{i}" for i, v in enumerate(values)))
     for name in ("v.npy", "v.csv"):
-        config = DataConfig(name="toy1d", target="file", path=str(tmp_path / name))
-        splits = {s: load_split(config, s).images()[:, 0].double().numpy() for s in ("train", "valid", "test")}
+        config = Toy1DData(target="file", path=str(tmp_path / name))
+        splits = {s: config.load(s).images()[:, 0].double().numpy() for s in ("train", "valid", "test")}
         assert [len(v) for v in splits.values()] == [800, 100, 100]
         assert np.allclose(np.sort(np.concatenate(list(splits.values()))), np.sort(values), atol=1e-6)
 
@@ -56,6 +56,6 @@ def test_bad_columns_and_targets(tmp_path):
     with pytest.raises(ValueError, match="NaN or infinite"):
         toy1d.load_column(tmp_path / "bad.npy")
     with pytest.raises(ValueError, match="unknown 1-D target"):
-        DataConfig(name="toy1d", target="cauchy")
+        Toy1DData(target="cauchy")
     with pytest.raises(ValueError, match="data.path"):
-        DataConfig(name="toy1d", target="file")
+        Toy1DData(target="file")

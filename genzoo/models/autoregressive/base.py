@@ -11,6 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from genzoo.models.autoregressive.results import LIKELIHOOD_TABLE, likelihood_row
 from genzoo.models.base import GenerativeModel
 
 
@@ -34,6 +35,8 @@ def check_binary_images(x: torch.Tensor, image_shape: tuple[int, ...]) -> torch.
 
 class BinaryAutoregressiveModel(GenerativeModel):
     """Base of FVSBN, NADE and MADE: subclasses give ``conditional_logits`` and an incremental sampler."""
+
+    results_table = LIKELIHOOD_TABLE
 
     def __init__(self, config):
         super().__init__(config)
@@ -85,21 +88,22 @@ class BinaryAutoregressiveModel(GenerativeModel):
         return nll + self.penalty(), {"nll": nll.detach()}
 
     # --- sampling --------------------------------------------------------------------------------------------
+    def results_row(self, report) -> list[str]:
+        return likelihood_row(report)
+
     def _sampling_noise(self, n: int, generator: torch.Generator | None):
         """Every random number a sample needs: the mask of each example and one uniform per pixel."""
         gen_device = generator.device if generator is not None else self.device
         masks = torch.randint(self.num_masks, (n,), generator=generator, device=gen_device).to(self.device)
-        u = torch.rand(n, self.num_pixels, generator=generator, device=gen_device).to(self.device)
-        return masks, u
+        return masks, self.rand(n, self.num_pixels, generator=generator)
 
     def _sample_with(self, sampler, n: int, generator) -> torch.Tensor:
-        if n < 1:
-            raise ValueError(f"number of samples must be >= 1, got {n}")
+        n = self.check_sample_count(n)
         masks, u = self._sampling_noise(n, generator)
         x = torch.empty_like(u)
         for k in masks.unique().tolist():
             rows = masks == k
-            x[rows] = sampler(u[rows], k)
+            x[rows] = sampler(u[rows], k).to(x.dtype)  # under autocast the sampler may answer in bf16
         return x.view(n, *self.image_shape)
 
     @torch.no_grad()

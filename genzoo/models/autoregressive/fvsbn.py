@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from genzoo.config import Config, NonNegativeFloat, PositiveInt
 from genzoo.models.autoregressive.made import MADE, MADEConfig
 from genzoo.registry import register_model
 
 
 @dataclass
-class FVSBNConfig:
-    image_shape: tuple[int, ...] = (1, 28, 28)
-    weight_l1: float = 0.0  # lambda of the training penalty lambda * sum |w_dj| (see MADE.penalty)
+class FVSBNConfig(Config):
+    image_shape: tuple[PositiveInt, ...] = (1, 28, 28)
+    weight_l1: NonNegativeFloat = 0.0  # lambda of the training penalty lambda * sum |w_dj| (see MADE.penalty)
 
 
 @register_model("fvsbn")

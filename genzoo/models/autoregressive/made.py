@@ -18,25 +18,27 @@ the earlier pixels cannot.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveInt
 from genzoo.models.autoregressive.base import BinaryAutoregressiveModel
 from genzoo.registry import register_model
 
 
 @dataclass
-class MADEConfig:
-    image_shape: tuple[int, ...] = (1, 28, 28)
-    hidden: int = 500  # units per hidden layer
-    layers: int = 1  # hidden layers; 0 gives a fully visible sigmoid belief net
-    num_masks: int = 1  # K: connectivity (and, with order="random", order) agnostic training over K masks
-    order: str = "natural"  # natural: raster order for every mask; random: a random order per mask
+class MADEConfig(Config):
+    image_shape: tuple[PositiveInt, ...] = (1, 28, 28)
+    hidden: NonNegativeInt = 500  # units per hidden layer
+    layers: NonNegativeInt = 1  # hidden layers; 0 gives a fully visible sigmoid belief net
+    num_masks: PositiveInt = 1  # K: connectivity (and, with order="random", order) agnostic training over K masks
+    order: Literal["natural", "random"] = "natural"  # natural: raster order for every mask; random: a random order per mask
     mask_seed: int = 0  # seeds orders and degrees; they are stored with the weights too
     direct: bool = False  # masked input -> output connections (an FVSBN beside the hidden layers)
-    weight_l1: float = 0.0  # lambda of the training penalty lambda * sum |w| over the masked weight matrices
+    weight_l1: NonNegativeFloat = 0.0  # lambda of the training penalty lambda * sum |w| over the masked weight matrices
 
 
 def made_degrees(num_pixels: int, hidden: int, layers: int, num_masks: int, order: str, seed: int):
@@ -162,7 +164,7 @@ class MADE(BinaryAutoregressiveModel):
                 units = groups[l][t]
                 if units is not None:
                     pre = F.linear(values[l - 1], weights[l - 1][units], self.net[l - 1].bias[units])
-                    values[l][:, units] = F.relu(pre)
+                    values[l][:, units] = F.relu(pre).to(values[l].dtype)  # autocast may give bf16
             last = groups[-1][t]
             if last is not None:
                 out += values[-1][:, last] @ weights[-1][:, last].T  # (n, |last|) @ (|last|, D)

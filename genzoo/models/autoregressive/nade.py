@@ -12,15 +12,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from genzoo.config import Config, PositiveInt
 from genzoo.models.autoregressive.base import BinaryAutoregressiveModel
 from genzoo.registry import register_model
 
 
 @dataclass
-class NADEConfig:
-    image_shape: tuple[int, ...] = (1, 28, 28)
-    hidden: int = 500
-    block: int = 8  # pixels per chunk of the O(DH) recurrence: the (B, block, H) work stays in cache
+class NADEConfig(Config):
+    image_shape: tuple[PositiveInt, ...] = (1, 28, 28)
+    hidden: PositiveInt = 500
+    block: PositiveInt = 8  # pixels per chunk of the O(DH) recurrence: the (B, block, H) work stays in cache
 
 
 def nade_logits_cumsum(x, W, c, V, b):

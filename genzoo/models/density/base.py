@@ -2,19 +2,30 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import torch
 
 from genzoo.models.base import GenerativeModel
 from genzoo.models.density.inversion import invert_cdf
+from genzoo.results import ResultsTable, fmt
+
+DENSITY_TABLE = ResultsTable(
+    "density1d",
+    (("checkpoint", "l"), ("model", "l"), ("parameters", "r"), ("target", "l"), ("test NLL (nats)", "r"),
+     ("KL(target \\|\\| model)", "r")),
+    order=20)
 
 
 class Density1D(GenerativeModel):
     """C independent 1-D densities; values have shape (..., C) (channels last).
 
     Subclasses give ``log_prob`` and ``cdf``; the loss is the mean over points of the negative log-likelihood
-    summed over channels (plus ``penalty()``), and ``sample`` inverts the CDF unless overridden.
+    summed over channels (plus ``penalty()``), and ``sample`` inverts the CDF unless overridden. The preview
+    plots the density over a histogram of real data; the results table adds the exact KL to a known target.
     """
+
+    results_table = DENSITY_TABLE
 
     @property
     def channels(self) -> int:
@@ -51,11 +62,17 @@ class Density1D(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, tol: float = 1e-6) -> torch.Tensor:
-        """n samples (n, C) by inverting the CDF in float64: brackets doubled out from [-1, 1] until they hold
-        the target, then safeguarded Newton to ``tol``."""
+        """n exact samples (n, C): uniforms pushed through the inverse CDF, in float64 whatever autocast says
+        (a bf16 CDF would be off by far more than ``tol``)."""
+        n = self.check_sample_count(n)
+        target = self.rand(n, self.channels, generator=generator, dtype=torch.float64)
+        with torch.autocast(self.device.type, enabled=False):
+            return self.inverse_cdf(target, tol)
+
+    def inverse_cdf(self, target: torch.Tensor, tol: float = 1e-6) -> torch.Tensor:
+        """y with cdf(y) = target (n, C), in float64: brackets doubled out from [-1, 1] until they hold the
+        target, then safeguarded Newton to ``tol``."""
         model = copy.deepcopy(self).double()  # float64 brackets and Newton steps, the model itself untouched
-        device = next(self.parameters()).device
-        target = torch.rand(n, self.channels, generator=generator, device=device, dtype=torch.float64)
         lo, hi = -torch.ones_like(target), torch.ones_like(target)
         for _ in range(1100):  # 2^1024 overflows float64: far beyond any usable scale
             low_ok, high_ok = model.cdf(lo) <= target, model.cdf(hi) >= target
@@ -64,3 +81,29 @@ class Density1D(GenerativeModel):
             lo, hi = torch.where(low_ok, lo, 2 * lo), torch.where(high_ok, hi, 2 * hi)
         y = invert_cdf(model.cdf, lambda v: model.log_prob(v).exp(), target, lo, hi, tol)
         return y.to(next(self.parameters()).dtype)
+
+    @torch.no_grad()
+    def write_preview(self, path, n: int = 64, seed: int = 0, reference=None) -> Path:
+        """The fitted density over a histogram of the ``reference()`` split (and the true density of a named
+        target), with the CDFs beside; ``n`` and ``seed`` do not apply."""
+        from genzoo.plotting import plot_density
+
+        if reference is None:
+            raise ValueError("a 1-D density preview plots the model over data and needs a reference split")
+        split = reference()
+        values = split.head(len(split))[:, 0].double().numpy()
+        return plot_density(self, values, Path(path), Path(path).stem, getattr(split, "target", None))
+
+    def results_row(self, report) -> list[str]:
+        target = getattr(report.dataset, "exact_target", None)
+        return [f"`{report.name}`", self.architecture, f"{self.num_parameters():,}",
+                getattr(report.dataset, "target", report.dataset.describe()), fmt(report.test["nll"], 4),
+                fmt(self.kl_to_target(target), 5) if target else "-"]
+
+    def kl_to_target(self, target: str) -> float:
+        """KL(target || model) in nats by quadrature (genzoo.data.toy1d.kl_divergence), in float64."""
+        from genzoo.data import toy1d
+
+        model = copy.deepcopy(self).double().cpu()
+        with torch.no_grad():
+            return toy1d.kl_divergence(target, lambda y: model.log_prob(torch.from_numpy(y)[:, None])[:, 0].numpy())

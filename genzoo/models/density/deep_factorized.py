@@ -12,15 +12,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genzoo.config import Config, PositiveFloat, PositiveInt
 from genzoo.models.density.base import Density1D
 from genzoo.registry import register_model
 
 
 @dataclass
-class DeepFactorizedConfig:
-    filters: tuple[int, ...] = (3, 3, 3)  # hidden widths; the paper's default (3, 3, 3) has 43 parameters
-    channels: int = 1
-    init_scale: float = 10.0  # the initial CDF spreads over about [-init_scale, init_scale]
+class DeepFactorizedConfig(Config):
+    filters: tuple[PositiveInt, ...] = (3, 3, 3)  # hidden widths; the paper's default (3, 3, 3) has 43 parameters
+    channels: PositiveInt = 1
+    init_scale: PositiveFloat = 10.0  # the initial CDF spreads over about [-init_scale, init_scale]
 
 
 @register_model("deep_factorized1d")

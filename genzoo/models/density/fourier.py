@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genzoo.config import Config, NonNegativeFloat, PositiveFloat, PositiveInt
 from genzoo.models.density.base import Density1D
 from genzoo.models.density.inversion import invert_cdf
 from genzoo.registry import register_model
@@ -34,13 +35,13 @@ U_MAX = 60.0  # |(y - t) / s| beyond this is the end of the line: tanh'(u) < 1e-
 
 
 @dataclass
-class FourierDensityConfig:
-    num_frequencies: int = 14  # N: coefficients a_0..a_N, 2 (N + 1) + 2 real parameters per channel
-    channels: int = 1
-    scale: float = 1.0  # initial s
+class FourierDensityConfig(Config):
+    num_frequencies: PositiveInt = 14  # N: coefficients a_0..a_N, 2 (N + 1) + 2 real parameters per channel
+    channels: PositiveInt = 1
+    scale: PositiveFloat = 1.0  # initial s
     offset: float = 0.0  # initial t
-    regularization: float = 0.0  # gamma of gamma * sum_n n^2 |c_n / c_0|^2 (the integral of p'^2, up to pi^2)
-    init_std: float = 0.1  # a_0 = 1, a_k ~ N(0, init_std^2): the model starts near the uniform density on x
+    regularization: NonNegativeFloat = 0.0  # gamma of gamma * sum_n n^2 |c_n / c_0|^2 (the integral of p'^2, up to pi^2)
+    init_std: NonNegativeFloat = 0.1  # a_0 = 1, a_k ~ N(0, init_std^2): the model starts near the uniform density on x
 
 
 def log_cosh(u: torch.Tensor) -> torch.Tensor:
@@ -159,13 +160,11 @@ class FourierDensity(Density1D):
     def penalty(self) -> torch.Tensor | None:
         return self.config.regularization * self.regularizer() if self.config.regularization else None
 
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, tol: float = 1e-6) -> torch.Tensor:
-        """n exact samples (n, C): u ~ U(0, 1) pushed through the inverse CDF, solved on [-1, 1] in float64 by
-        bracketing on a grid of 8N + 2 points, then safeguarded Newton (``invert_cdf``) to ``tol`` in x."""
+    def inverse_cdf(self, target: torch.Tensor, tol: float = 1e-6) -> torch.Tensor:
+        """y with cdf(y) = target (n, C), solved on [-1, 1] in float64 by bracketing on a grid of 8N + 2
+        points, then safeguarded Newton (``invert_cdf``) to ``tol`` in x."""
         device = self.coefficients.device
         C = self.config.channels
-        target = torch.rand(n, C, generator=generator, device=device, dtype=torch.float64)
         grid = torch.linspace(-1, 1, 8 * self.config.num_frequencies + 2, device=device, dtype=torch.float64)
         grid_cdf = self._cdf_on_interval(grid[:, None].expand(-1, C))  # (G, C), increasing from 0 to 1
         k = torch.searchsorted(grid_cdf.T.contiguous(), target.T.contiguous()).T.clamp(1, len(grid) - 1)  # (n, C)

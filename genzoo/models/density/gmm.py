@@ -8,15 +8,16 @@ import torch
 from torch import distributions as D
 from torch import nn
 
+from genzoo.config import Config, PositiveFloat, PositiveInt
 from genzoo.models.density.base import Density1D
 from genzoo.registry import register_model
 
 
 @dataclass
-class GaussianMixtureConfig:
-    components: int = 10  # K
-    channels: int = 1
-    init_spread: float = 1.0  # initial means ~ N(0, spread^2), scales = spread
+class GaussianMixtureConfig(Config):
+    components: PositiveInt = 10  # K
+    channels: PositiveInt = 1
+    init_spread: PositiveFloat = 1.0  # initial means ~ N(0, spread^2), scales = spread
 
 
 @register_model("gmm1d")
@@ -48,7 +49,7 @@ class GaussianMixture(Density1D):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, tol: float = 0.0) -> torch.Tensor:
         """Exact ancestral sampling: a component by its weight, then its Gaussian."""
-        C = self.channels
+        n, C = self.check_sample_count(n), self.channels
         probs = torch.softmax(self.logits, -1)  # (C, K)
         which = torch.multinomial(probs, n, replacement=True, generator=generator).T  # (n, C)
         channel = torch.arange(C, device=which.device)

@@ -4,35 +4,45 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveInt, Range, UnitInterval
 from genzoo.models.base import GenerativeModel
 from genzoo.models.vq.convnets import decoder, encoder
+from genzoo.preview import save_image_grid
 from genzoo.quantizers import FSQ, FSQ_PRESETS, VectorQuantizer
 from genzoo.quantizers.base import usage_from_counts
 from genzoo.registry import register_model
+from genzoo.results import ResultsTable, fmt
+
+AUTOENCODER_TABLE = ResultsTable(
+    "autoencoder",
+    (("checkpoint", "l"), ("quantizer", "l"), ("parameters", "r"), ("data", "l"), ("test MSE", "r"),
+     ("PSNR (dB)", "r"), ("codes used", "r"), ("perplexity", "r"), ("quantization error", "r")),
+    order=10)
 
 QUANTIZERS = ("vq", "fsq")
 
 
 @dataclass
-class VQVAEConfig:
-    image_shape: tuple[int, ...] = (1, 28, 28)
-    channels: int = 64  # width of the encoder and decoder
-    res_blocks: int = 2
-    quantizer: str = "vq"  # vq | fsq
-    codebook_size: int = 1024
-    code_dim: int = 64  # vq only; FSQ's latent dimension is len(levels)
-    estimator: str = "rotation"  # vq: ste | rotation
-    distance: str = "l2"  # vq: l2 | cosine
-    beta: float = 0.25  # vq: commitment weight
-    ema_decay: float = 0.99  # vq: 0 trains the codebook by its loss instead
-    dead_code_threshold: float = 0.0  # vq: restart codes whose EMA count falls below this
+class VQVAEConfig(Config):
+    image_shape: tuple[PositiveInt, ...] = (1, 28, 28)
+    channels: PositiveInt = 64  # width of the encoder and decoder
+    res_blocks: NonNegativeInt = 2
+    quantizer: Literal["vq", "fsq"] = "vq"  # vq | fsq
+    codebook_size: Annotated[int, Range(ge=2)] = 1024
+    code_dim: PositiveInt = 64  # vq only; FSQ's latent dimension is len(levels)
+    estimator: Literal["ste", "rotation"] = "rotation"  # vq: ste | rotation
+    distance: Literal["l2", "cosine"] = "l2"  # vq: l2 | cosine
+    beta: NonNegativeFloat = 0.25  # vq: commitment weight
+    ema_decay: UnitInterval = 0.99  # vq: 0 trains the codebook by its loss instead
+    dead_code_threshold: NonNegativeFloat = 0.0  # vq: restart codes whose EMA count falls below this
     kmeans_init: bool = True  # vq: k-means on the first batch
-    levels: tuple[int, ...] | None = None  # fsq: levels per channel; None: the paper's preset for codebook_size
+    levels: tuple[Annotated[int, Range(ge=2)], ...] | None = None  # fsq: levels per channel; None: the paper's preset for codebook_size
     # (FSQ's presets are near powers of two: [8, 6, 5] has 240 codes, [8, 5, 5, 5] 1000)
 
 
@@ -46,8 +56,8 @@ class VQVAE(GenerativeModel):
     """
 
     config_class = VQVAEConfig
-    eval_metric = "mse"
-    needs_reference = True  # its preview shows reconstructions of real images
+    selection_metric = "mse"
+    results_table = AUTOENCODER_TABLE
 
     def __init__(self, config: VQVAEConfig):
         super().__init__(config)
@@ -122,19 +132,32 @@ class VQVAE(GenerativeModel):
         return self(x)[0].clamp(0, 1)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        raise NotImplementedError("a VQ-VAE has no prior over its codes: fit one on encode() grids "
-                                  "(genzoo.models.vq.codes.export_codes) and decode its samples with decode_indices")
+        raise NotImplementedError("a VQ-VAE has no prior over its codes: fit one on its code grids (data: "
+                                  "{name: code_grids, autoencoder: ...}) and decode its samples with decode_indices")
+
+    @property
+    def has_sampler(self) -> bool:
+        return False
 
     @torch.no_grad()
-    def preview(self, n: int, generator: torch.Generator | None = None, reference: torch.Tensor | None = None):
-        """About n images: rows of inputs from ``reference`` alternating with rows of their reconstructions."""
+    def write_preview(self, path, n: int = 64, seed: int = 0, reference=None):
+        """About n images: rows of inputs from the ``reference()`` split alternating with rows of their
+        reconstructions."""
         if reference is None:
             raise ValueError("a VQ-VAE preview shows reconstructions and needs reference images")
+        split = reference()
         per_row = max(1, int(math.sqrt(n)))  # the grid's row length
-        m = max(per_row, min(n // 2, reference.shape[0]) // per_row * per_row)
-        x = reference[:m].to(self.device)
+        m = max(per_row, min(n // 2, len(split)) // per_row * per_row)
+        x = split.head(m).to(self.device)
         pairs = torch.stack([x, self.reconstruct(x)])  # (2, m, C, H, W)
-        return rearrange(pairs, "two (r c) ch h w -> (r two c) ch h w", c=per_row)
+        return save_image_grid(rearrange(pairs, "two (r c) ch h w -> (r two c) ch h w", c=per_row), path,
+                               nrow=per_row)
+
+    def results_row(self, report) -> list[str]:
+        t = report.test
+        return [f"`{report.name}`", self.quantizer.describe(), f"{self.num_parameters():,}",
+                report.dataset.describe(), fmt(t["mse"], 5), fmt(t["psnr"]), f"{t['usage']:.1%}",
+                fmt(t["perplexity"], 1), fmt(t["quant_error"], 4)]
 
     def evaluation_metrics(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per image: squared error, PSNR, quantization error ||sg(e) - q||^2 (mean over its 49 codes), and code

@@ -49,5 +49,5 @@ def test_gradients_match_the_cumsum_form_on_a_loss():
 
 
 def test_block_must_be_positive():
-    with pytest.raises(ValueError, match="block >= 1"):
+    with pytest.raises(ValueError, match="block=0: expected an integer >= 1"):
         create_model("nade", image_shape=(1, 2, 5), hidden=4, block=0)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
 from scipy import integrate, stats
@@ -163,14 +162,14 @@ def test_bad_settings_raise_clear_errors():
 
 def test_trains_through_the_shared_loop_and_round_trips(tmp_path):
     from genzoo import load_pretrained
-    from genzoo.data import DataConfig
+    from genzoo.data import Splits, Toy1DData
     from genzoo.training import TrainConfig, train
 
     torch.manual_seed(0)
     model = create_model("fourier1d", num_frequencies=6, scale=0.3)
     config = TrainConfig(output_dir=str(tmp_path / "run"), batch_size=256, max_steps=150, lr=2e-2, eval_every=150,
-                         save_every=150, num_sample_images=0, cpu=True)
-    result = train(model, DataConfig(name="toy1d", target="gmm10"), config)
+                         save_every=150, preview_images=0, cpu=True)
+    result = train(model, Splits(Toy1DData(target="gmm10")), config)
     loaded = load_pretrained(result["path"], architecture="fourier1d")
     assert result["metrics"]["test_nll"] < 0.0  # the uniform start on [-1, 1] mapped by s = 0.3 is about +0.3
     y = torch.linspace(-1, 1, 11)[:, None]

@@ -114,7 +114,7 @@ def test_bf16_autocast_training_step_is_finite():
 
 TRAIN_ARGS = ["model.channels=8", "model.res_blocks=1", "model.codebook_size=32", "model.code_dim=4",
               "train.max_steps=4", "train.eval_every=2", "train.save_every=2", "train.batch_size=16",
-              "train.num_sample_images=8", "train.log_every=1"]
+              "train.preview_images=8", "train.log_every=1"]
 
 
 @needs_mnist

@@ -1,0 +1,24 @@
+"""Split-level metrics of any model: per-example ``evaluation_metrics`` averaged over a split, sharded over
+Accelerate processes and gathered exactly (the padding of an uneven last shard is dropped)."""
+from __future__ import annotations
+
+import torch
+from accelerate import Accelerator
+from torch.utils.data import DataLoader, TensorDataset
+
+
+@torch.no_grad()
+def evaluate(model, split, accelerator: Accelerator, batch_size: int = 500) -> dict[str, float]:
+    """Means over ``split`` of the model's per-example metrics, turned into numbers by ``summarize_metrics``."""
+    loader = accelerator.prepare(DataLoader(TensorDataset(*split.tensors()), batch_size=batch_size))
+    was_training = model.training
+    model.eval()
+    sums, count = {}, 0
+    for stored in loader:
+        metrics = model.evaluation_metrics(split.to_batch(*stored))
+        metrics = accelerator.gather_for_metrics(metrics)
+        for key, value in metrics.items():
+            sums[key] = sums.get(key, 0.0) + value.double().sum(0).cpu()  # scalar, or (K,) for vector metrics
+        count += next(iter(metrics.values())).shape[0]
+    model.train(was_training)
+    return model.summarize_metrics({key: total / count for key, total in sums.items()})

@@ -1,0 +1,26 @@
+"""The autoregressive family's results table: exact test NLL in nats beside the published figure."""
+from __future__ import annotations
+
+from genzoo.results import Report, ResultsTable, fmt
+
+LIKELIHOOD_TABLE = ResultsTable(
+    "image-likelihood",
+    (("checkpoint", "l"), ("architecture", "l"), ("parameters", "r"), ("data", "l"), ("test NLL (nats)", "r"),
+     ("valid NLL", "r"), ("paper", "l")),
+    order=0)
+
+# Published test NLL (nats) on static binarized MNIST, for the shipped checkpoints.
+PAPER = {
+    "fvsbn-binmnist": (97.45, "Larochelle & Murray 2011"),
+    "nade-binmnist": (88.86, "Larochelle & Murray 2011"),
+    "made-binmnist": (88.40, "Germain et al. 2015, 1 mask"),
+    "made-ensemble-binmnist": (86.64, "Germain et al. 2015, 32 masks"),
+}
+
+
+def likelihood_row(report: Report) -> list[str]:
+    paper = PAPER.get(report.name)
+    model = report.model
+    return [f"`{report.name}`", model.architecture, f"{model.num_parameters():,}", report.dataset.describe(),
+            fmt(report.test.get("nll")), fmt(report.valid.get("nll")),
+            f"{paper[0]:.2f} ({paper[1]})" if paper else ""]

@@ -1,0 +1,62 @@
+"""What a training run reports: ``log.jsonl`` records, an Accelerate tracker, and the console.
+
+Only the main process writes or prints. On a terminal the console shows a tqdm bar with the latest loss;
+elsewhere (a file, CI, nohup) it prints one plain line per record, so a log is readable line by line.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+
+def format_record(record: dict, total_steps: int) -> str:
+    """``{"step": 50, "loss": 91.2, ...}`` -> ``step 50/1000  loss 91.2  ...`` (floats to 5 significant digits)."""
+    parts = [f"step {record['step']}/{total_steps}"]
+    for key, value in record.items():
+        if key != "step":
+            parts.append(f"{key} {value:.5g}" if isinstance(value, float) else f"{key} {value}")
+    return "  ".join(parts)
+
+
+class RunLog:
+    def __init__(self, accelerator, path: Path, total_steps: int, initial_step: int, name: str,
+                 tracker: str | None = None, interactive: bool | None = None):
+        self.accelerator, self.path, self.total, self.tracker = accelerator, Path(path), total_steps, tracker
+        self.main = accelerator.is_main_process
+        interactive = sys.stderr.isatty() if interactive is None else interactive
+        self.bar = tqdm(total=total_steps, initial=initial_step, desc=name, dynamic_ncols=True) \
+            if self.main and interactive else None
+
+    def advance(self, loss: float | None = None) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            if loss is not None:
+                self.bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+
+    def record(self, record: dict, echo: bool = True) -> None:
+        """Append ``record`` to log.jsonl, send its numbers to the tracker, and print it (unless a bar already
+        shows it: training records only update the bar on a terminal)."""
+        if self.tracker:
+            self.accelerator.log({k: v for k, v in record.items() if isinstance(v, (int, float)) and k != "step"},
+                                 step=record["step"])
+        if not self.main:
+            return
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        if echo:
+            self.print(format_record(record, self.total))
+
+    def print(self, text: str) -> None:
+        if not self.main:
+            return
+        if self.bar is not None:
+            self.bar.write(text)
+        else:
+            print(text, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
