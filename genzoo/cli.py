@@ -66,5 +66,10 @@ def train_main(argv: list[str] | None = None, description: str = "Train a genzoo
     return result
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """``genzoo-train``: the exit status is 0 unless training raised."""
     train_main()
+
+
+if __name__ == "__main__":
+    cli()

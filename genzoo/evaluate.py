@@ -74,5 +74,10 @@ def main(argv: list[str] | None = None) -> str:
     return table
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """``genzoo-evaluate``."""
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -122,5 +122,10 @@ def main(argv: list[str] | None = None) -> Path | list[Path] | None:
     return out
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """``genzoo-sample``."""
     main()
+
+
+if __name__ == "__main__":
+    cli()

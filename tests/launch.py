@@ -11,21 +11,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def torchrun(*args, processes: int = 2) -> None:
+def torchrun(*args, processes: int = 2) -> str:
     """Run ``args`` (a script and its arguments) in ``processes`` CPU processes; Accelerate, where used, picks
     up torchrun's environment and runs MULTI_CPU with gloo."""
     # --standalone: a free port for each launch, so launches in a row never collide on the default one
-    _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)], args)
+    return _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)],
+                args)
 
 
-def accelerate_launch(*args, processes: int = 2) -> None:
+def accelerate_launch(*args, processes: int = 2) -> str:
     """Run ``args`` as `accelerate launch --multi_gpu --num_processes N` does: the README's command, which on a
     machine without GPUs runs the processes on the CPU (genzoo asks Accelerate for its gloo mode)."""
-    _run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
+    return _run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
           "--main_process_port", "0"], args)
 
 
-def _run(launcher: list[str], args) -> None:
+def _run(launcher: list[str], args) -> str:
+    """Run the launch; its stdout, or an assertion error with each rank's error."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run([*launcher, *map(str, args)], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=600)
@@ -38,6 +40,7 @@ def _run(launcher: list[str], args) -> None:
             errors[int(match.group(1))] = match.group(2)
     summary = "".join(f"rank {rank}: {error}\n" for rank, error in sorted(errors.items()))
     assert done.returncode == 0, summary + done.stdout[-2000:] + done.stderr[-3000:]
+    return done.stdout
 
 
 def assert_one_run_logged(output_dir: Path, steps: int, log_every: int = 1) -> None:

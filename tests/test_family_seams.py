@@ -103,6 +103,8 @@ def test_a_family_defined_in_a_test_is_trained_previewed_and_tabled(tmp_path, to
     assert (run / "samples" / "step_00000020.png").is_file() and (run / "best.safetensors").is_file()
     meta = genzoo.load_pretrained(result["path"]).pretrained_metadata
     assert meta["dataset"] == {"name": "toy_pixels", "p": 0.8, "size": 400}
+    best = genzoo.load_pretrained(run / "best.safetensors").pretrained_metadata
+    assert best["dataset"] == meta["dataset"] and "valid_nll" in best["metrics"]
     assert result["metrics"]["test_nll"] < 4 * 0.6  # learnt: 4 pixels at p = 0.8 cost 2.0 nats, p = 1/2 2.77
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "p_mean" in r] == [10, 20, 30, 40]  # loss() metrics are logged

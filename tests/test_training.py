@@ -102,7 +102,8 @@ def test_two_process_training_matches_one_process_with_the_global_batch(tmp_path
     args = ["--config", "configs/made_binmnist.yaml", "model.hidden=8", "train.max_steps=4", "train.eval_every=2",
             "train.save_every=2", "train.preview_images=4", "train.log_every=1"]
     two, one = tmp_path / "ddp", tmp_path / "single"
-    torchrun("train/ar.py", *args, f"train.output_dir={two}", "train.batch_size=8")
+    printed = torchrun("train/ar.py", *args, f"train.output_dir={two}", "train.batch_size=8")
+    assert printed.count("final: valid_nll") == 1 and printed.count("step 4/4  loss") == 1  # the main rank alone
     train_main([*args, f"train.output_dir={one}", "train.batch_size=16", "train.cpu=true"])
     assert_one_run_logged(two, steps=4)  # one two-rank run, not two one-process runs in one folder
     assert sorted((two / "checkpoints").glob("step_*"))[-1].name == "step_00000004"
