@@ -110,6 +110,21 @@ class MetricMeans:
         return out
 
 
+def ema_multi_avg_fn(decay: float):
+    """The EMA update for ``AveragedModel``, which hands it one (device, dtype) group of tensors at a time:
+    floating tensors move towards the model's by ``1 - decay``; integer buffers (MADE's orders and degrees,
+    counters) are copied, since averaging them in float and truncating corrupts them."""
+    float_update = get_ema_multi_avg_fn(decay)
+
+    def update(ema_tensors, model_tensors, num_averaged):
+        if ema_tensors[0].is_floating_point() or ema_tensors[0].is_complex():
+            float_update(ema_tensors, model_tensors, num_averaged)
+        else:
+            torch._foreach_copy_(ema_tensors, model_tensors)
+
+    return update
+
+
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Weight decay on matrices and kernels only: decaying biases (and gains) pulls them towards 0, which for
     binary images means p = 1/2 at the always-black border pixels, a large and needless cost."""
@@ -189,7 +204,7 @@ def train(model, splits, config: TrainConfig, resume: str | None = None, run_con
     model = accelerator.unwrap_model(forward).model
     ema = None
     if config.ema_decay > 0:
-        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        ema = AveragedModel(model, multi_avg_fn=ema_multi_avg_fn(config.ema_decay), use_buffers=True)
     state = TrainState()
     for obj in (loader, state) + ((ema,) if ema is not None else ()):
         accelerator.register_for_checkpointing(obj)

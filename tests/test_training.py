@@ -183,3 +183,28 @@ def test_outside_a_terminal_the_log_is_plain_lines_with_metrics(tmp_path, capsys
     assert lines[1].startswith("step 2/4  loss ") and "  nll " in lines[1] and "  lr " in lines[1]
     assert lines[2].startswith("step 2/4  valid_nll ")
     assert lines[-1].startswith("final: valid_nll ") and "test_nll" in lines[-1]
+
+
+def test_ema_copies_integer_buffers_and_averages_floats():
+    """AveragedModel's EMA used to average MADE's int64 order buffers in float and truncate them."""
+    from torch.optim.swa_utils import AveragedModel
+
+    from genzoo.training import ema_multi_avg_fn
+
+    model = create_model("made", image_shape=(1, 4, 4), hidden=8, num_masks=2, order="random")
+    ema = AveragedModel(model, multi_avg_fn=ema_multi_avg_fn(0.9), use_buffers=True)
+    first = [p.detach().clone() for p in model.parameters()]
+    for _ in range(5):
+        ema.update_parameters(model)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(1.0)
+            for b in model.buffers():
+                if not b.is_floating_point():
+                    b.copy_(b.flip(-1))  # a new order, as a model whose integer state changes
+    ema.update_parameters(model)
+    for name, b in model.named_buffers():
+        if not b.is_floating_point():
+            assert torch.equal(dict(ema.module.named_buffers())[name], b), name
+    expected = sum(0.9 ** (5 - k) * (0.1 if k else 1.0) * k for k in range(6))  # EMA of offsets 0, 1, ..., 5
+    assert torch.allclose(next(ema.module.parameters()), first[0] + expected, atol=1e-5)
