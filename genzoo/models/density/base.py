@@ -42,6 +42,28 @@ class Density1D(GenerativeModel):
             raise ValueError("values must be finite" + ("" if not allow_inf else " or +-inf (not NaN)"))
         return y
 
+    # --- what a subclass provides: log q and the CDF on checked values, in float32 or float64 ------------------
+    def _log_prob(self, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _cdf(self, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @staticmethod
+    def _working_dtype(y: torch.Tensor) -> torch.Tensor:
+        """bfloat16 / float16 values are computed in float32: a bf16 CDF is off by up to 0.1."""
+        return y.float() if torch.finfo(y.dtype).bits < 32 else y
+
+    def log_prob(self, y: torch.Tensor) -> torch.Tensor:
+        """log q(y) in nats, the shape of ``y`` (..., C) and its dtype."""
+        y = self.check_values(y)
+        return self._log_prob(self._working_dtype(y)).to(y.dtype)
+
+    def cdf(self, y: torch.Tensor) -> torch.Tensor:
+        """q((-inf, y]) in [0, 1] (rounding clamped), the shape of ``y`` (..., C) and its dtype; +-inf allowed."""
+        y = self.check_values(y, allow_inf=True)
+        return self._cdf(self._working_dtype(y)).clamp(0, 1).to(y.dtype)
+
     def penalty(self) -> torch.Tensor | None:
         return None
 

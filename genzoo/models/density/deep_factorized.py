@@ -61,12 +61,11 @@ class DeepFactorizedDensity(Density1D):
                 z = z + a * t
         return z[..., 0], log_dz[..., 0]
 
-    def log_prob(self, y: torch.Tensor) -> torch.Tensor:
+    def _log_prob(self, y: torch.Tensor) -> torch.Tensor:
         """log c'(y) = log sigmoid'(z) + log dz/dy."""
-        z, log_dz = self._logits_and_log_slope(self.check_values(y))
+        z, log_dz = self._logits_and_log_slope(y)
         return F.logsigmoid(z) + F.logsigmoid(-z) + log_dz
 
-    def cdf(self, y: torch.Tensor) -> torch.Tensor:
-        y = self.check_values(y, allow_inf=True)
+    def _cdf(self, y: torch.Tensor) -> torch.Tensor:
         z, _ = self._logits_and_log_slope(torch.nan_to_num(y, posinf=0.0, neginf=0.0))
         return torch.where(y == math.inf, 1.0, torch.where(y == -math.inf, 0.0, torch.sigmoid(z)))

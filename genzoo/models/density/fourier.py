@@ -120,9 +120,8 @@ class FourierDensity(Density1D):
     def _u(self, y: torch.Tensor) -> torch.Tensor:
         return ((y - self.offset.to(y.dtype)) / self.scale.to(y.dtype)).clamp(-U_MAX, U_MAX)
 
-    def log_prob(self, y: torch.Tensor) -> torch.Tensor:
+    def _log_prob(self, y: torch.Tensor) -> torch.Tensor:
         """log q(y) = log p(x) + log(1 - x^2) - log s, x = tanh((y - t) / s); shape (..., C)."""
-        y = self.check_values(y)
         u = (y - self.offset.to(y.dtype)) / self.scale.to(y.dtype)
         x = torch.tanh(u)
         log_jacobian = 2 * (math.log(2.0) - u.abs() - F.softplus(-2 * u.abs()))  # log(1 - tanh(u)^2), stable
@@ -143,10 +142,9 @@ class FourierDensity(Density1D):
     def interval_mass(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return self.log_interval_mass(a, b).exp()
 
-    def cdf(self, y: torch.Tensor) -> torch.Tensor:
+    def _cdf(self, y: torch.Tensor) -> torch.Tensor:
         """q((-inf, y]); cdf(-inf) = 0, cdf(inf) = 1. Above the centre t it is 1 - q((y, inf)): each tail is
         then a small mass computed without cancellation, and the CDF stays monotone to the last bit."""
-        y = self.check_values(y, allow_inf=True)
         inf = torch.full_like(y, math.inf)
         lower, upper = self.interval_mass(-inf, y), self.interval_mass(y, inf)
         return torch.where(y <= self.offset.to(y.dtype), lower, 1 - upper)

@@ -37,11 +37,10 @@ class GaussianMixture(Density1D):
         """torch.distributions mixture with batch shape (C,)."""
         return D.MixtureSameFamily(D.Categorical(logits=self.logits), D.Normal(self.means, self.log_scales.exp()))
 
-    def log_prob(self, y: torch.Tensor) -> torch.Tensor:
-        return self.distribution().log_prob(self.check_values(y))
+    def _log_prob(self, y: torch.Tensor) -> torch.Tensor:
+        return self.distribution().log_prob(y)
 
-    def cdf(self, y: torch.Tensor) -> torch.Tensor:
-        y = self.check_values(y, allow_inf=True)
+    def _cdf(self, y: torch.Tensor) -> torch.Tensor:
         # Normal.cdf rejects infinities under validation; the limits are exact
         finite = self.distribution().cdf(torch.nan_to_num(y, posinf=0.0, neginf=0.0))
         return torch.where(y == float("inf"), 1.0, torch.where(y == float("-inf"), 0.0, finite))

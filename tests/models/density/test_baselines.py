@@ -49,3 +49,27 @@ def test_samples_pass_a_ks_test_against_the_cdf(key):
 
 def test_deep_factorized_parameter_count_matches_the_paper_default():
     assert create_model("deep_factorized1d").num_parameters() == 43  # (3, 3, 3): 24 + 10 + 9
+
+
+@pytest.mark.parametrize("name", ["fourier1d", "gmm1d", "deep_factorized1d"])
+def test_low_precision_inputs_are_computed_in_float32(name):
+    """bf16 inputs used to run the CDF in bf16 (off by up to 0.105 for the Fourier model)."""
+    from genzoo import create_model
+
+    torch.manual_seed(0)
+    model = create_model(name)
+    y = torch.linspace(-3, 3, 401)[:, None].bfloat16()
+    for method in ("cdf", "log_prob"):
+        low, full = getattr(model, method)(y), getattr(model, method)(y.float())
+        assert low.dtype == torch.bfloat16
+        assert torch.allclose(low.float(), full.bfloat16().float(), rtol=0, atol=1e-6), method
+
+
+@pytest.mark.parametrize("name", ["fourier1d", "gmm1d", "deep_factorized1d"])
+def test_cdf_stays_in_the_unit_interval(name):
+    from genzoo import create_model
+
+    torch.manual_seed(0)
+    cdf = create_model(name).cdf(torch.tensor([[-1e30], [-50.0], [0.0], [50.0], [1e30]]))
+    assert (cdf >= 0).all() and (cdf <= 1).all()
+    assert cdf[-1].item() == 1.0 and cdf[0].item() == 0.0
