@@ -67,6 +67,13 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="genzoo", ta
             raise ValueError(f"number of samples must be an integer >= 1, got {n!r}")
         return int(n)
 
+    @staticmethod
+    def check_nonempty(batch: torch.Tensor) -> torch.Tensor:
+        """A loss needs at least one example: the mean over none is NaN."""
+        if batch.shape[0] == 0:
+            raise ValueError(f"empty batch (shape {tuple(batch.shape)}): a loss needs at least one example")
+        return batch
+
     def rand(self, *shape: int, generator: torch.Generator | None = None, dtype=torch.float32) -> torch.Tensor:
         """Uniforms on [0, 1) of ``shape`` on the model's device, drawn on the generator's device: the same
         seed gives the same numbers whichever device the model is on."""

@@ -25,10 +25,12 @@ def check_binary_images(x: torch.Tensor, image_shape: tuple[int, ...]) -> torch.
     if x.is_complex():
         raise ValueError(f"expected real binary values, got dtype {x.dtype}")
     x = x.float() if not x.is_floating_point() else x
-    if torch.isnan(x).any():
-        raise ValueError("x contains NaN; expected binary values in {0, 1}")
-    bad = (x != 0) & (x != 1)
-    if bad.any():
+    # x - x^2 is 0 exactly at 0 and 1, nonzero elsewhere, NaN at NaN and inf: one fused pass (about 0.6% of an
+    # FVSBN training step at batch 100, against 2.6% for separate NaN and value tests; bench/ar_training)
+    if torch.any(torch.addcmul(x, x, x, value=-1)):
+        if torch.isnan(x).any():
+            raise ValueError("x contains NaN; expected binary values in {0, 1}")
+        bad = ~((x == 0) | (x == 1))
         raise ValueError(f"x must be binary (values in {{0, 1}}); found e.g. {x[bad][0].item()!r}")
     return x
 
@@ -82,8 +84,7 @@ class BinaryAutoregressiveModel(GenerativeModel):
         return 0.0
 
     def loss(self, batch: torch.Tensor):
-        if tuple(batch.shape[1:]) != self.image_shape:
-            check_binary_images(batch, self.image_shape)  # raises with the shape in the message
+        batch = self.check_nonempty(check_binary_images(batch, self.image_shape))
         nll = -self._mask_log_prob(batch.flatten(1), self.training_mask()).mean()
         return nll + self.penalty(), {"nll": nll.detach()}
 

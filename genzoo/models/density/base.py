@@ -68,7 +68,7 @@ class Density1D(GenerativeModel):
         return None
 
     def loss(self, batch: torch.Tensor):
-        nll = -self.log_prob(batch).sum(-1).mean()  # channels are independent: their log-densities add
+        nll = -self.log_prob(self.check_nonempty(self.check_values(batch))).sum(-1).mean()  # channels are independent: their log-densities add
         penalty = self.penalty()
         return (nll if penalty is None else nll + penalty), {"nll": nll.detach()}
 

@@ -89,9 +89,11 @@ class VQVAE(GenerativeModel):
         if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != tuple(self.config.image_shape):
             raise ValueError(f"expected images of shape (B, {', '.join(map(str, self.config.image_shape))}), "
                              f"got {tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+        if x.is_complex():
+            raise ValueError(f"expected real images in [0, 1], got dtype {x.dtype}")
         x = x.float()
-        if not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
-            raise ValueError("images must be finite with values in [0, 1]")
+        if x.numel() and (not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1):
+            raise ValueError("images must be finite with values in [0, 1] (uint8 grey levels: divide by 255)")
         return x
 
     def quantize(self, x: torch.Tensor):
@@ -108,6 +110,7 @@ class VQVAE(GenerativeModel):
         return self.decoder(q), indices, info
 
     def loss(self, batch: torch.Tensor):
+        batch = self.check_nonempty(self._check_images(batch))
         x_hat, _, info = self(batch)
         mse = F.mse_loss(x_hat.float(), batch.float())
         metrics = {"mse": mse.detach(), **{k: v.detach() for k, v in info.items() if k != "loss"}}
