@@ -49,6 +49,8 @@ def train_main(argv: list[str] | None = None, description: str = "Train a genzoo
     parser.add_argument("--config", required=True, help="YAML run config, e.g. configs/made_binmnist.yaml")
     parser.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.lr=3e-4 model.hidden=1000")
     parser.add_argument("--resume", default=None, help="'latest' or a checkpoint folder of this run")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a run already in train.output_dir (without it such a folder is refused)")
     parser.add_argument("--data-root", default=None, help="folder with the datasets (else $GENZOO_DATA)")
     parser.add_argument("--export", default=None,
                         help="also copy the final weights here (e.g. genzoo/checkpoints/x.safetensors)")
@@ -57,7 +59,7 @@ def train_main(argv: list[str] | None = None, description: str = "Train a genzoo
     model, dataset, train_config = build_run(config)
     dataset = dataset.with_root(args.data_root)
     result = train(model, Splits(dataset, seed=train_config.seed), train_config, resume=args.resume,
-                   run_config=config)
+                   run_config=config, overwrite=args.overwrite)
     if result["is_main_process"]:
         if args.export:
             Path(args.export).parent.mkdir(parents=True, exist_ok=True)

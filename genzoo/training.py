@@ -13,6 +13,7 @@ import json
 import math
 import os
 import shutil
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -23,7 +24,7 @@ from accelerate.utils import set_seed
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from genzoo import launch
+from genzoo import launch, run_folder
 from genzoo.checkpoint import round_to_storage_dtype_, save_pretrained, storage_dtype
 from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range, UnitInterval
 from genzoo.data import TensorBatchLoader
@@ -64,7 +65,12 @@ class TrainConfig(Config):
 
 
 class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite; the run stops before the weights are touched."""
+    """The training loss (or its gradient) became NaN or infinite; the run stops before the weights are
+    touched, and its last saved state is finite."""
+
+
+class NonFiniteWeightsError(NonFiniteLossError):
+    """A finite update overflowed the weights; the run stops before saving them."""
 
 
 class _LossForward(nn.Module):
@@ -82,12 +88,15 @@ class TrainState:
 
     def __init__(self):
         self.step, self.best_metric, self.best_step = 0, math.inf, -1
+        self.initial_metric = math.nan  # the selection metric on valid before the first step
 
     def state_dict(self) -> dict:
-        return {"step": self.step, "best_metric": self.best_metric, "best_step": self.best_step}
+        return {"step": self.step, "best_metric": self.best_metric, "best_step": self.best_step,
+                "initial_metric": self.initial_metric}
 
     def load_state_dict(self, state: dict) -> None:
         self.step, self.best_metric, self.best_step = int(state["step"]), float(state["best_metric"]), int(state["best_step"])
+        self.initial_metric = float(state.get("initial_metric", math.nan))
 
 
 class MetricMeans:
@@ -150,31 +159,13 @@ def warmup_cosine(warmup: int, total: int, min_ratio: float, calls_per_step: int
     return factor
 
 
-def latest_checkpoint(output_dir: str | Path) -> Path:
-    """The newest complete ``save_state`` folder of a run (``checkpoints/step_*``)."""
-    folders = sorted((Path(output_dir) / "checkpoints").glob("step_*"))
-    if not folders:
-        raise FileNotFoundError(f"no checkpoint to resume from in {Path(output_dir) / 'checkpoints'}")
-    return folders[-1]
+latest_checkpoint = run_folder.latest_checkpoint
 
 
-def _save_state(accelerator: Accelerator, output_dir: Path, step: int, keep: int) -> None:
-    # save_state writes many files; writing into a temporary folder renamed at the end means a run killed
-    # mid-save leaves the previous checkpoint as the latest complete one.
-    root = output_dir / "checkpoints"
-    final, tmp = root / f"step_{step:08d}", root / f".tmp_step_{step:08d}"
-    if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        for old in sorted(root.glob("step_*"))[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
-    accelerator.wait_for_everyone()
+def all_finite(tensors) -> bool:
+    """Whether every floating tensor is finite, from one fused norm (one host sync)."""
+    tensors = [t.detach() for t in tensors if t is not None and t.is_floating_point()]
+    return not tensors or bool(torch.isfinite(torch.nn.utils.get_total_norm(tensors)))
 
 
 def make_accelerator(config: TrainConfig, project_dir: Path) -> Accelerator:
@@ -185,14 +176,17 @@ def make_accelerator(config: TrainConfig, project_dir: Path) -> Accelerator:
         dynamo_backend="inductor" if config.compile else None)
 
 
-def train(model, splits, config: TrainConfig, resume: str | None = None, run_config: dict | None = None) -> dict:
+def train(model, splits, config: TrainConfig, resume: str | None = None, run_config: dict | None = None,
+          overwrite: bool = False) -> dict:
     """Train ``model`` on ``splits`` (a mapping with "train" and "valid", and "test" if ``test_at_end``, e.g.
     ``genzoo.data.Splits``); returns the exported file's path and its metrics.
 
     ``resume``: "latest" or a checkpoint folder; the run then continues exactly where that state was saved.
+    A folder that already holds a run is refused unless resumed or ``overwrite`` (which deletes that run).
     """
     out = Path(config.output_dir)
     accelerator = make_accelerator(config, out)
+    run_folder.prepare(out, accelerator, resume, overwrite)
     set_seed(config.seed)
     loader = TensorBatchLoader(splits["train"], config.batch_size, seed=config.seed, device=accelerator.device,
                                process_index=accelerator.process_index, num_processes=accelerator.num_processes)
@@ -206,10 +200,8 @@ def train(model, splits, config: TrainConfig, resume: str | None = None, run_con
     if config.ema_decay > 0:
         ema = AveragedModel(model, multi_avg_fn=ema_multi_avg_fn(config.ema_decay), use_buffers=True)
     state = TrainState()
-    for obj in (loader, state) + ((ema,) if ema is not None else ()):
-        accelerator.register_for_checkpointing(obj)
     if resume:
-        accelerator.load_state(str(latest_checkpoint(out) if resume == "latest" else resume))
+        _resume(accelerator, out, Path(latest_checkpoint(out) if resume == "latest" else resume), state, loader, ema)
     train_record = {**asdict(config), "mixed_precision": accelerator.mixed_precision}  # what the run used
     if config.log_with:
         accelerator.init_trackers(out.name, config=_flat(run_config or {"train": train_record}))
@@ -221,14 +213,33 @@ def train(model, splits, config: TrainConfig, resume: str | None = None, run_con
               f"{accelerator.num_processes} process(es) on {accelerator.device}, mixed precision "
               f"{accelerator.mixed_precision}, steps {state.step + 1}..{config.max_steps}")
     context = _RunContext(accelerator, forward, optimizer, scheduler, loader, state, config, out, log,
-                          ema.module if ema is not None else model, splits, train_record)
+                          ema.module if ema is not None else model, splits, train_record, ema)
+    if not resume and context.selection_metric is not None:
+        state.initial_metric = _valid_metric(context)  # for the warning of a run that made valid worse
     _loop(context, model, ema)
     log.close()
     return _export(context)
 
 
+def _resume(accelerator, out: Path, folder: Path, state: TrainState, loader, ema) -> None:
+    """Accelerate's state (weights_only loads), then genzoo's counters and EMA; the history and the log are
+    cut back to the resumed step."""
+    accelerator.load_state(str(folder))
+    counters = run_folder.load_genzoo_state(folder, ema)
+    state.load_state_dict(counters["train"])
+    loader.load_state_dict(counters["loader"])
+    if accelerator.is_main_process:
+        run_folder.resumed_from(out, folder)
+        run_folder.truncate_log(out / "log.jsonl", state.step)
+    accelerator.wait_for_everyone()
+
+
+def _valid_metric(run) -> float:
+    return evaluate(run.eval_model, run.splits["valid"], run.accelerator, run.config.eval_batch_size)[run.selection_metric]
+
+
 @dataclass
-class _RunContext:
+class _RunContext:  # what the loop's functions share
     accelerator: Accelerator
     forward: nn.Module
     optimizer: torch.optim.Optimizer
@@ -241,6 +252,7 @@ class _RunContext:
     eval_model: nn.Module  # the EMA weights where kept, else the model
     splits: object
     train_record: dict
+    ema: object = None
 
     @property
     def dataset(self) -> dict:
@@ -274,13 +286,13 @@ def _loop(run: _RunContext, model, ema) -> None:
         if state.step % config.eval_every == 0 or state.step == config.max_steps:
             _validate(run)
         if state.step % config.save_every == 0 or state.step == config.max_steps:
-            _save_state(accelerator, run.out, state.step, config.keep_checkpoints)
+            _save_state(run)
 
 
 def _optimizer_step(run: _RunContext, batch):
     """One forward/backward (one optimizer step once the gradients are accumulated); the loss is checked on
     every process before any weight moves."""
-    accelerator, config = run.accelerator, run.config
+    accelerator = run.accelerator
     with accelerator.accumulate(run.forward):
         loss, metrics = run.forward(batch)
         mean_loss = accelerator.reduce(loss.detach().float(), "mean")
@@ -290,12 +302,61 @@ def _optimizer_step(run: _RunContext, batch):
                 f"stopped before updating the weights. Last saved state: {run.out / 'checkpoints'}. "
                 "Try a lower train.lr, train.grad_clip > 0 or train.mixed_precision=no.")
         accelerator.backward(loss)
-        if accelerator.sync_gradients and config.grad_clip > 0:
-            accelerator.clip_grad_norm_(run.forward.parameters(), config.grad_clip)
+        if accelerator.sync_gradients:
+            _check_gradients(run)
         run.optimizer.step()
         run.scheduler.step()
         run.optimizer.zero_grad(set_to_none=True)
     return loss.detach(), metrics
+
+
+def _check_gradients(run: _RunContext) -> None:
+    """Clip, and stop before the step if the (synchronized, so identical on every process) gradients are not
+    finite. Under fp16 the gradient scaler skips such steps itself."""
+    params = [p for p in run.forward.parameters() if p.grad is not None]
+    if run.config.grad_clip > 0:
+        norm = run.accelerator.clip_grad_norm_(params, run.config.grad_clip)
+    elif run.accelerator.scaler is None:
+        norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+    else:
+        return
+    if run.accelerator.scaler is None and not torch.isfinite(norm):
+        raise NonFiniteLossError(
+            f"gradient norm is {norm.item()} at step {run.state.step + 1} (the loss was finite); stopped before "
+            f"updating the weights. Last saved state: {_last_saved(run)}. Try a lower train.lr or "
+            "train.grad_clip > 0.")
+
+
+def _last_saved(run: _RunContext) -> str:
+    saved = run_folder.history(run.out)
+    return str(run.out / "checkpoints" / saved[-1]) if saved else "none yet"
+
+
+def _save_state(run: _RunContext) -> None:
+    """A ``save_state`` checkpoint with genzoo's own state beside it, written into a temporary folder renamed at
+    the end (a run killed mid-save leaves the previous one as the latest complete state); the weights are
+    checked first, so every saved state is finite."""
+    accelerator, out, step = run.accelerator, run.out, run.state.step
+    if not all_finite(run.forward.parameters()):
+        raise NonFiniteWeightsError(
+            f"the weights are not finite after step {step} (an update overflowed); not saved. Last saved "
+            f"(finite) state: {_last_saved(run)}. Try a lower train.lr or train.grad_clip > 0.")
+    root = out / "checkpoints"
+    final, tmp = root / f"step_{step:08d}", root / f".tmp_step_{step:08d}"
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))
+    if accelerator.is_main_process:
+        run_folder.save_genzoo_state(tmp, {"train": run.state.state_dict(), "loader": run.loader.state_dict()},
+                                     run.ema)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        run_folder.record_and_prune(out, final.name, run.config.keep_checkpoints)
+    accelerator.wait_for_everyone()
 
 
 def _validate(run: _RunContext) -> None:
@@ -329,6 +390,9 @@ def _export(run: _RunContext) -> dict:
             model.load_state_dict(load_file(out / "best.safetensors"))
     dtype = storage_dtype(config.export_dtype)
     round_to_storage_dtype_(model, dtype)  # the metrics below are those of the stored weights
+    if not all_finite(list(model.parameters()) + list(model.buffers())):
+        raise NonFiniteWeightsError(f"the weights to export are not finite (in {config.export_dtype}); not saved. "
+                                    f"Last saved state: {_last_saved(run)}")
     metrics = {f"valid_{k}": v for k, v in evaluate(model, run.splits["valid"], accelerator,
                                                     config.eval_batch_size).items()}
     if config.test_at_end:
@@ -341,9 +405,20 @@ def _export(run: _RunContext) -> dict:
         run.log.record({"step": run.state.step, "final": metrics}, echo=False)
         run.log.print("final: " + "  ".join(f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}"
                                             for k, v in metrics.items()))
+        _warn_if_worse_than_at_start(run, metrics)
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return {"path": path, "metrics": metrics, "is_main_process": accelerator.is_main_process}
+
+
+def _warn_if_worse_than_at_start(run: _RunContext, metrics: dict) -> None:
+    """A blow-up that stays finite trains to the end: say so when valid ended worse than before step 1."""
+    metric, start = run.selection_metric, run.state.initial_metric
+    if metric is not None and math.isfinite(start) and metrics[f"valid_{metric}"] > start:
+        message = (f"valid {metric} got worse than at the start ({metrics[f'valid_{metric}']:.5g} > {start:.5g}): "
+                   "the run diverged; try a lower train.lr or train.grad_clip > 0")
+        run.log.print(f"warning: {message}")
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
