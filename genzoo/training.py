@@ -299,7 +299,7 @@ def _optimizer_step(run: _RunContext, batch):
         if not torch.isfinite(mean_loss):
             raise NonFiniteLossError(
                 f"training loss is {mean_loss.item()} at step {run.state.step + 1} (epoch {run.loader.epoch}); "
-                f"stopped before updating the weights. Last saved state: {run.out / 'checkpoints'}. "
+                f"stopped before updating the weights. Last saved state: {_last_saved(run)}. "
                 "Try a lower train.lr, train.grad_clip > 0 or train.mixed_precision=no.")
         accelerator.backward(loss)
         if accelerator.sync_gradients:

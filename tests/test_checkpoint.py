@@ -160,3 +160,64 @@ def test_shipped_weights_are_package_data():
     assert CHECKPOINT_DIR.parent == package and genzoo.list_pretrained()
     pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
     assert "checkpoints/*.safetensors" in pyproject["tool"]["setuptools"]["package-data"]["genzoo"]
+
+
+def _rewrite(path, change):
+    """Re-save ``path`` with ``change(tensors)`` applied, keeping its metadata; ``rehash`` makes the hash fit."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), framework="pt") as fh:
+        meta, tensors = dict(fh.metadata()), {k: fh.get_tensor(k) for k in fh.keys()}
+    rehash = change(tensors)
+    if rehash:
+        from genzoo.checkpoint import tensors_sha256
+
+        meta["tensors_sha256"] = tensors_sha256(tensors)
+    save_file(tensors, str(path), metadata=meta)
+
+
+def test_flipped_tensor_bytes_are_detected(tmp_path):
+    path = save_pretrained(create_model("nade", image_shape=SMALL, hidden=4), tmp_path / "n.safetensors")
+    raw = bytearray(path.read_bytes())
+    raw[-3] ^= 0x10  # one bit of the last tensor's data: the file still parses
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="do not match the content hash"):
+        load_pretrained(path)
+
+
+def test_non_finite_weights_are_refused(tmp_path):
+    path = save_pretrained(create_model("nade", image_shape=SMALL, hidden=4), tmp_path / "n.safetensors")
+
+    def poison(tensors):
+        tensors["W"][0, 0] = float("nan")
+        return True  # a consistent hash: only the finiteness check can catch it
+
+    _rewrite(path, poison)
+    with pytest.raises(ValueError, match="non-finite weights in W"):
+        load_pretrained(path)
+
+
+def test_an_order_buffer_that_disagrees_with_the_config_is_refused(tmp_path):
+    path = save_pretrained(create_model("made", image_shape=SMALL, hidden=6, order="random"), tmp_path / "m.safetensors")
+
+    def swap_order(tensors):
+        tensors["positions"] = tensors["positions"].flip(-1).contiguous()
+        return True
+
+    _rewrite(path, swap_order)
+    with pytest.raises(ValueError, match="buffer 'positions' is not what the config gives"):
+        load_pretrained(path)
+
+
+def test_a_file_without_a_content_hash_is_named(tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = save_pretrained(create_model("fvsbn", image_shape=SMALL), tmp_path / "f.safetensors")
+    with safe_open(str(path), framework="pt") as fh:
+        meta, tensors = dict(fh.metadata()), {k: fh.get_tensor(k) for k in fh.keys()}
+    del meta["tensors_sha256"]
+    save_file(tensors, str(path), metadata=meta)
+    with pytest.raises(ValueError, match="no tensors_sha256"):
+        load_pretrained(path)

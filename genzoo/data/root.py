@@ -1,8 +1,13 @@
 """Where datasets are looked for: an explicit root, else ``$GENZOO_DATA``, else the user cache dir."""
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 from pathlib import Path
+
+#: Seconds a download may wait on a silent connection before it counts as failed ($GENZOO_DOWNLOAD_TIMEOUT).
+DEFAULT_DOWNLOAD_TIMEOUT = 60.0
 
 
 def cache_dir() -> Path:
@@ -24,6 +29,21 @@ def search_roots(root: str | os.PathLike | None = None) -> list[Path]:
     return roots
 
 
+def download_timeout() -> float:
+    return float(os.environ.get("GENZOO_DOWNLOAD_TIMEOUT", DEFAULT_DOWNLOAD_TIMEOUT))
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float):
+    """A default timeout for every socket opened inside (urllib's and torchvision's downloads set none)."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
 class DataNotFoundError(FileNotFoundError):
     """Raised when dataset files are in none of the search roots and could not be downloaded."""
 
@@ -42,8 +62,9 @@ def find_files(relpaths: list[str], root=None, download=None) -> Path:
     if download is not None:
         target = cache_dir()
         try:
-            download(target)
-        except Exception as exc:  # no network, or a source that moved: report it with the paths below
+            with _socket_timeout(download_timeout()):
+                download(target)
+        except Exception as exc:  # no network, a silent server, a moved source: reported with the paths below
             reason = f"download failed: {exc}"
         else:
             if all((target / rel).is_file() for rel in relpaths):

@@ -38,6 +38,7 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="genzoo", ta
     architecture: str  # set by @register_model
     selection_metric: str | None = "nll"
     results_table: ResultsTable = DEFAULT_TABLE
+    derived_buffers: tuple[str, ...] = ()  # buffers computed from the config alone, checked on load
 
     def __init__(self, config):
         super().__init__()

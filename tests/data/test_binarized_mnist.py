@@ -86,3 +86,24 @@ def test_grey_mnist_in_unit_interval():
     split = MNISTData().load("test")
     x = split.to_float(split.images()[:100])
     assert x.min() == 0 and x.max() == 1 and len(split) == 10000
+
+
+def test_a_silent_server_times_out_into_the_error_that_names_every_place(tmp_path, monkeypatch):
+    """A network that accepts and never answers used to hang load_split forever."""
+    import socket
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)  # the kernel completes the handshake; nobody ever answers
+    monkeypatch.setattr(binarized_mnist, "SOURCE", f"http://127.0.0.1:{server.getsockname()[1]}/{{split}}.amat")
+    monkeypatch.setenv("GENZOO_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GENZOO_DOWNLOAD_TIMEOUT", "0.5")
+    start = time.perf_counter()
+    try:
+        with pytest.raises(DataNotFoundError, match=r"download failed: .*timed out.*Looked in: .*empty.*cache"):
+            BinarizedMNISTData().load("test")
+    finally:
+        server.close()
+    assert time.perf_counter() - start < 10

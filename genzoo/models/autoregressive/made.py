@@ -70,6 +70,7 @@ def made_masks(positions: torch.Tensor, degrees: torch.Tensor) -> list[torch.Ten
 @register_model("made")
 class MADE(BinaryAutoregressiveModel):
     config_class = MADEConfig
+    derived_buffers = ("positions", "degrees")  # from mask_seed; saved with the weights, checked on load
 
     def __init__(self, config):
         super().__init__(config)
