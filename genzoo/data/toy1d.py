@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from scipy import integrate, special, stats
 
+from genzoo.data.columns import load_column, split_column
 from genzoo.data.registry import DatasetConfig, check_split_name, register_dataset
 from genzoo.data.splits import SampleSplit
 
@@ -78,33 +78,6 @@ def sample_target(name: str, split: str) -> np.ndarray:
     """The fixed draw (n,) of ``split`` (train / valid / test) from target ``name``."""
     rs = np.random.RandomState(1000 * (list(TARGETS).index(name) + 1) + SPLIT_SEEDS[split])
     return np.asarray(target(name).rvs(size=SPLIT_SIZES[split], random_state=rs), dtype=np.float64)
-
-
-def load_column(path: str | Path) -> np.ndarray:
-    """A user's numbers: a 1-D ``.npy`` array (or (N, 1)), or the first column of a ``.csv`` (a header is
-    skipped). Non-finite values are an error."""
-    path = Path(path)
-    if path.suffix == ".npy":
-        values = np.load(path, allow_pickle=False)
-    elif path.suffix == ".csv":
-        values = np.genfromtxt(path, delimiter=",", usecols=0, skip_header=0)
-        values = values[~np.isnan(values)] if np.isnan(values[:1]).all() else values  # drop a header row
-    else:
-        raise ValueError(f"{path}: expected a .npy or .csv file")
-    values = np.asarray(values, dtype=np.float64).reshape(-1) if values.ndim <= 1 or values.shape[1] == 1 else None
-    if values is None:
-        raise ValueError(f"{path}: expected one column of numbers")
-    if not np.isfinite(values).all():
-        raise ValueError(f"{path}: {int((~np.isfinite(values)).sum())} values are NaN or infinite")
-    return values
-
-
-def split_column(values: np.ndarray, split: str, seed: int = 0) -> np.ndarray:
-    """80/10/10 train/valid/test of a user's column, after one seeded shuffle."""
-    order = np.random.RandomState(seed).permutation(len(values))
-    n_train, n_valid = int(0.8 * len(values)), int(0.1 * len(values))
-    parts = {"train": order[:n_train], "valid": order[n_train:n_train + n_valid], "test": order[n_train + n_valid:]}
-    return values[parts[split]]
 
 
 def kl_divergence(name: str, model_log_prob) -> float:

@@ -52,10 +52,51 @@ def test_user_columns_from_npy_and_csv(tmp_path):
 
 
 def test_bad_columns_and_targets(tmp_path):
-    np.save(tmp_path / "bad.npy", np.array([1.0, np.nan]))
+    np.save(tmp_path / "bad.npy", np.array([1.0, np.nan] * 10))
     with pytest.raises(ValueError, match="NaN or infinite"):
-        toy1d.load_column(tmp_path / "bad.npy")
+        toy1d.load_column(tmp_path / "bad.npy")  # re-exported by toy1d
     with pytest.raises(ValueError, match="unknown 1-D target"):
         Toy1DData(target="cauchy")
     with pytest.raises(ValueError, match="data.path"):
         Toy1DData(target="file")
+
+
+def _csv(tmp_path, text, name="v.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, message", [
+    ("value\n" + "\n".join(map(str, range(20))) + "\noops\n", r"row 22: 'oops' is not a number"),
+    ("1.5\n2.5\nn/a\n" + "\n".join(map(str, range(20))), r"row 3: 'n/a' is not a number"),
+    ("a;b\n" + "\n".join(f"{i},5;{i}" for i in range(20)), r"row 2: '0,5' has a decimal comma"),
+    ("1.0\n2.0\n", r"2 values; an 80/10/10 train/valid/test split needs at least 10"),
+    ("7\n", r"1 values"),
+])
+def test_bad_csv_files_name_the_file_and_row(tmp_path, text, message):
+    from genzoo.data.columns import load_column
+
+    with pytest.raises(ValueError, match=r"v\.csv.*" + message):
+        load_column(_csv(tmp_path, text))
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.zeros((30, 1, 5)), r"shape \(30, 1, 5\); expected one column"),
+    (np.zeros((30, 2)), r"shape \(30, 2\)"),
+    (np.arange(30) + 1j, "complex values"),
+    (np.array(["a"] * 30), "dtype <U1"),
+])
+def test_bad_npy_files_are_named(tmp_path, array, message):
+    from genzoo.data.columns import load_column
+
+    np.save(tmp_path / "v.npy", array)
+    with pytest.raises(ValueError, match=message):
+        load_column(tmp_path / "v.npy")
+
+
+def test_semicolon_files_and_a_header_are_read(tmp_path):
+    from genzoo.data.columns import load_column
+
+    values = load_column(_csv(tmp_path, "x;y\n" + "\n".join(f"{i}.25;{i}" for i in range(12))))
+    assert values.tolist() == [i + 0.25 for i in range(12)]
