@@ -3,7 +3,7 @@
 Metadata (all strings, JSON where structured): ``format`` = "genzoo", ``architecture``, ``config``,
 ``dataset``, ``metrics``, ``train_config``, ``genzoo_version``, ``tensors_sha256``. Loading never unpickles
 anything, and refuses a file whose tensors no longer match their hash (flipped bytes), non-finite weights, and
-buffers a model derives from its config (a MADE's orders) that disagree with that config.
+buffers a model derives from its config (``derived_buffers``) that disagree with that config.
 
 A path without the ``.safetensors`` suffix is a folder in the Hugging Face layout (what huggingface_hub's
 ``PyTorchModelHubMixin`` writes and ``from_pretrained`` / ``push_to_hub`` use): ``model.safetensors`` (the same
@@ -186,7 +186,7 @@ def load_pretrained(name_or_path: str | Path, architecture: str | None = None, d
         raise ValueError(f"{path}: its tensors do not fit a {meta['architecture']!r} with its config: {exc}") from exc
     for name, expected in derived.items():
         if not torch.equal(model.get_buffer(name), expected):
-            raise ValueError(f"{path}: buffer {name!r} is not what the config gives (it is derived from it, e.g. "
-                             "the autoregressive order from mask_seed): the file is inconsistent")
+            raise ValueError(f"{path}: buffer {name!r} is not what the config gives (the model derives it from "
+                             "its config, e.g. an order from a seed): the file is inconsistent")
     model.pretrained_metadata = meta
     return model.to(torch.device(device)).eval()

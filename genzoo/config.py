@@ -153,6 +153,15 @@ class Config:
             object.__setattr__(self, field.name, converted)
 
 
+def checked(who: str, name: str, value, hint):
+    """One constructor argument checked as a config field would be (the same rules and message), for classes
+    built from arguments rather than a config: ``checked("FSQ", "levels", levels, tuple[int, ...])``."""
+    try:
+        return _convert(value, hint)
+    except (TypeError, ValueError):
+        raise ConfigError(name, value, _describe(hint), who) from None
+
+
 def config_from_dict(cls, values: dict[str, Any], where: str = ""):
     """Build config ``cls`` from ``values``: unknown keys and ill-typed values are errors naming them (keys
     as ``where.key``, e.g. ``train.lr``)."""

@@ -15,8 +15,19 @@ def check_latents(z: torch.Tensor, dim: int, who: str) -> None:
         raise ValueError(f"{who} got non-finite latents (NaN or inf) in a tensor of shape {tuple(z.shape)}")
 
 
+DENSE_STATISTICS_LIMIT = 2**20  # codebooks up to this size get a dense count per code
+
+
 def code_statistics(indices: torch.Tensor, codebook_size: int) -> dict[str, torch.Tensor]:
-    """Counts per code, perplexity exp(H(p)) of the code frequencies p and the share of codes used (0..1)."""
+    """Counts per code, perplexity exp(H(p)) of the code frequencies p and the share of codes used (0..1).
+
+    Above ``DENSE_STATISTICS_LIMIT`` codes (an FSQ of 2^32 codes would count into 34 GB) only the codes that
+    occur are counted, and ``counts`` holds those counts alone."""
+    if codebook_size > DENSE_STATISTICS_LIMIT:
+        counts = torch.unique(indices.reshape(-1), return_counts=True)[1].float()  # (codes used,)
+        usage = usage_from_counts(counts)
+        return {"counts": counts, "perplexity": usage["perplexity"],
+                "usage": torch.tensor(counts.numel() / codebook_size, device=indices.device)}
     counts = torch.bincount(indices.reshape(-1), minlength=codebook_size).float()  # (K,)
     return {"counts": counts, **usage_from_counts(counts)}
 

@@ -4,10 +4,12 @@ of prod(L_i) points, with no codebook to learn, no auxiliary loss and no dead co
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 from torch import nn
 
+from genzoo.config import Range, checked
 from genzoo.quantizers.base import check_latents, code_statistics
 
 # Levels recommended per codebook size (the paper's table 1).
@@ -51,10 +53,10 @@ class FSQ(nn.Module):
 
     def __init__(self, levels, eps: float = 1e-3):
         super().__init__()
-        levels = tuple(int(l) for l in levels)
-        if not levels or any(l < 2 for l in levels):
-            raise ValueError(f"FSQ levels must be a non-empty list of integers >= 2, got {levels}")
-        self.levels, self.eps = levels, eps
+        levels = checked("FSQ", "levels", levels, tuple[Annotated[int, Range(ge=2)], ...])  # "855", 2.5: errors
+        if not levels:
+            raise ValueError("FSQ levels must be a non-empty list of integers >= 2, got []")
+        self.levels, self.eps = levels, checked("FSQ", "eps", eps, Annotated[float, Range(gt=0, lt=1)])
         self.dim, self.codebook_size = len(levels), math.prod(levels)
         L = torch.tensor(levels, dtype=torch.float32)
         half = (L - 1) * (1 - eps) / 2

@@ -3,11 +3,14 @@ Learning"), straight-through or rotation-trick gradients, EMA codebook updates, 
 initialisation. Usable alone on any (..., dim) tensor (channels last)."""
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from genzoo.config import NonNegativeFloat, PositiveFloat, PositiveInt, Range, checked
 from genzoo.quantizers.base import check_latents, code_statistics
 from genzoo.quantizers.estimators import ESTIMATORS
 
@@ -90,8 +93,13 @@ class VectorQuantizer(nn.Module):
                  beta: float = 0.25, ema_decay: float = 0.99, ema_eps: float = 1e-5,
                  dead_code_threshold: float = 0.0, kmeans_init: bool = False, kmeans_iters: int = 10):
         super().__init__()
-        if dim < 1 or codebook_size < 2:
-            raise ValueError(f"VectorQuantizer needs dim >= 1 and codebook_size >= 2, got {dim}, {codebook_size}")
+        who = "VectorQuantizer"
+        dim = checked(who, "dim", dim, PositiveInt)
+        codebook_size = checked(who, "codebook_size", codebook_size, Annotated[int, Range(ge=2)])
+        beta, ema_eps = checked(who, "beta", beta, NonNegativeFloat), checked(who, "ema_eps", ema_eps, PositiveFloat)
+        dead_code_threshold = checked(who, "dead_code_threshold", dead_code_threshold, NonNegativeFloat)
+        kmeans_init = checked(who, "kmeans_init", kmeans_init, bool)
+        kmeans_iters = checked(who, "kmeans_iters", kmeans_iters, PositiveInt)
         if estimator not in ESTIMATORS:
             raise ValueError(f"unknown estimator {estimator!r}; choose from {', '.join(ESTIMATORS)}")
         if distance not in DISTANCES:

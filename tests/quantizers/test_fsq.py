@@ -72,3 +72,24 @@ def test_bad_levels_and_indices():
         FSQ.from_codebook_size(300)
     with pytest.raises(ValueError, match=r"\[0, 1000\)"):
         FSQ([8, 5, 5, 5]).indices_to_codes(torch.tensor([1000]))
+
+
+@pytest.mark.parametrize("levels, message", [
+    ([2.5, 3], r"FSQ.levels=\[2.5, 3\]: expected a list of an integer >= 2"),
+    ("855", r"FSQ.levels='855'"),
+    ([8, 1], r"FSQ.levels=\[8, 1\]"),
+    ([], "non-empty"),
+])
+def test_levels_that_cannot_work_are_refused(levels, message):
+    with pytest.raises(ValueError, match=message):
+        FSQ(levels)
+
+
+def test_a_huge_implicit_codebook_counts_only_the_codes_it_meets():
+    """2^32 codes: a dense usage histogram would be 34 GB per forward."""
+    fsq = FSQ([2] * 32)
+    z = torch.randn(64, 32, generator=torch.Generator().manual_seed(0))
+    _, indices, info = fsq(z)
+    assert fsq.codebook_size == 2**32
+    assert info["usage"].item() == pytest.approx(indices.unique().numel() / 2**32)
+    assert info["perplexity"].item() == pytest.approx(indices.unique().numel(), rel=1e-5)  # 64 distinct codes

@@ -161,3 +161,15 @@ def test_two_ranks_keep_identical_codebooks_with_restarts_and_kmeans(tmp_path):
              tmp_path / "data.pt")
     result = torch.load(tmp_path / "out.pt", weights_only=True)
     assert torch.equal(result["states"][0], result["states"][1])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"dim": 0}, r"VectorQuantizer.dim=0: expected an integer >= 1"),
+    ({"codebook_size": 16.5}, r"codebook_size=16.5"),
+    ({"beta": -0.25}, r"beta=-0.25: expected a number >= 0"),
+    ({"beta": float("nan")}, r"beta=nan"),
+    ({"dead_code_threshold": -1.0}, r"dead_code_threshold=-1.0"),
+])
+def test_arguments_that_cannot_work_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        VectorQuantizer(**{"dim": 4, "codebook_size": 16, **kwargs})

@@ -26,6 +26,7 @@ AUTOENCODER_TABLE = ResultsTable(
     order=10)
 
 QUANTIZERS = ("vq", "fsq")
+VQ_ONLY = ("code_dim", "estimator", "distance", "beta", "ema_decay", "dead_code_threshold", "kmeans_init")
 
 
 @dataclass
@@ -34,7 +35,7 @@ class VQVAEConfig(Config):
     channels: PositiveInt = 64  # width of the encoder and decoder
     res_blocks: NonNegativeInt = 2
     quantizer: Literal["vq", "fsq"] = "vq"  # vq | fsq
-    codebook_size: Annotated[int, Range(ge=2)] = 1024
+    codebook_size: Annotated[int, Range(ge=2, le=2**16)] = 1024  # evaluation counts codes densely
     code_dim: PositiveInt = 64  # vq only; FSQ's latent dimension is len(levels)
     estimator: Literal["ste", "rotation"] = "rotation"  # vq: ste | rotation
     distance: Literal["l2", "cosine"] = "l2"  # vq: l2 | cosine
@@ -44,6 +45,16 @@ class VQVAEConfig(Config):
     kmeans_init: bool = True  # vq: k-means on the first batch
     levels: tuple[Annotated[int, Range(ge=2)], ...] | None = None  # fsq: levels per channel; None: the paper's preset for codebook_size
     # (FSQ's presets are near powers of two: [8, 6, 5] has 240 codes, [8, 5, 5, 5] 1000)
+
+    def __post_init__(self):
+        super().__post_init__()
+        defaults = VQVAEConfig.__dataclass_fields__
+        if self.quantizer == "fsq":
+            given = [name for name in VQ_ONLY if getattr(self, name) != defaults[name].default]
+            if given:
+                raise ValueError(f"model.{', model.'.join(given)} apply to quantizer: vq only, not fsq")
+        elif self.levels is not None:
+            raise ValueError("model.levels applies to quantizer: fsq only, not vq")
 
 
 @register_model("vqvae")

@@ -73,3 +73,15 @@ def test_cdf_stays_in_the_unit_interval(name):
     cdf = create_model(name).cdf(torch.tensor([[-1e30], [-50.0], [0.0], [50.0], [1e30]]))
     assert (cdf >= 0).all() and (cdf <= 1).all()
     assert cdf[-1].item() == 1.0 and cdf[0].item() == 0.0
+
+
+@pytest.mark.parametrize("name, overrides, message", [
+    ("fourier1d", {"offset": float("nan")}, r"model.offset=nan: expected a number"),
+    ("fourier1d", {"channels": 0}, r"model.channels=0"),
+    ("fourier1d", {"regularization": -1.0}, r"model.regularization=-1.0"),
+    ("gmm1d", {"components": 0}, r"model.components=0"),
+    ("deep_factorized1d", {"filters": (3, 0)}, r"model.filters=\(3, 0\)"),
+])
+def test_density_options_that_cannot_work_are_refused(name, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        create_model(name, **overrides)

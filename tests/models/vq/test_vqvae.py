@@ -19,7 +19,8 @@ VARIANTS = {
 
 def tiny(variant: str):
     torch.manual_seed(0)
-    overrides = {"channels": 8, "res_blocks": 1, "codebook_size": 32, "code_dim": 4, **VARIANTS[variant]}
+    vq_only = {"code_dim": 4} if VARIANTS[variant].get("quantizer", "vq") == "vq" else {}
+    overrides = {"channels": 8, "res_blocks": 1, "codebook_size": 32, **vq_only, **VARIANTS[variant]}
     return create_model("vqvae", **overrides)
 
 
@@ -129,3 +130,16 @@ def test_train_script_runs_in_two_processes(tmp_path):
     states = sorted((out / "checkpoints").glob("step_*"))
     assert states[-1].name == "step_00000004"
     assert_one_run_logged(out, steps=4)  # one two-rank run, not two one-process runs in one folder
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"quantizer": "fsq", "estimator": "ste"}, r"model.estimator apply to quantizer: vq only"),
+    ({"quantizer": "fsq", "code_dim": 8, "beta": 0.5}, r"model.code_dim, model.beta apply to quantizer: vq only"),
+    ({"quantizer": "vq", "levels": (8, 5)}, r"model.levels applies to quantizer: fsq only"),
+    ({"channels": 0}, r"model.channels=0: expected an integer >= 1"),
+    ({"beta": -1.0}, r"model.beta=-1.0"),
+    ({"codebook_size": 2**20}, r"model.codebook_size=1048576: expected an integer >= 2 and <= 65536"),
+])
+def test_options_that_do_not_apply_or_cannot_work_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        create_model("vqvae", **overrides)
