@@ -15,7 +15,7 @@ from genzoo.data import BinarizedMNISTData, Splits
 from genzoo.run_folder import RunFolderError, history, latest_checkpoint
 from genzoo.training import NonFiniteLossError, train
 from tests.conftest import needs_binarized_mnist
-from tests.test_training import config, tiny_made
+from tests.test_training import config, poison_loss, tiny_made
 
 pytestmark = needs_binarized_mnist
 
@@ -97,18 +97,8 @@ def test_resume_runs_no_code_from_the_run_folder(tmp_path):
 
 
 def test_a_non_finite_gradient_stops_before_the_step_and_nothing_non_finite_is_saved(tmp_path):
-    model = tiny_made()
-    calls = {"n": 0}
-    original = model.loss
-
-    def finite_loss_nan_gradient(batch):
-        calls["n"] += 1
-        loss, metrics = original(batch)
-        if calls["n"] == 5:  # sqrt'(0) = inf: the loss stays finite, its gradient is NaN
-            loss = loss + torch.sqrt(sum((p * 0).sum() for p in model.parameters()))
-        return loss, metrics
-
-    model.loss = finite_loss_nan_gradient
+    model = tiny_made()  # at step 5, sqrt'(0) = inf: the loss stays finite, its gradient is NaN
+    poison_loss(model, 5, lambda loss: loss + torch.sqrt(sum((p * 0).sum() for p in model.parameters())))
     cfg = config(tmp_path, save_every=2, eval_every=2, keep_checkpoints=1, grad_clip=0.0, ema_decay=0.0)
     with pytest.raises(NonFiniteLossError, match=r"gradient norm is nan at step 5 .*stopped before updating the "
                                                  r"weights. Last saved state: .*step_00000004"):

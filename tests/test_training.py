@@ -59,18 +59,23 @@ def test_resumed_run_continues_with_the_same_losses(tmp_path):
         assert resumed[step] == pytest.approx(full[step], rel=1e-6, abs=1e-6)
 
 
-@needs_binarized_mnist
-def test_non_finite_loss_stops_naming_the_step(tmp_path):
-    model = tiny_made()
+def poison_loss(model, at_call: int, change):
+    """Make ``model.loss`` return ``change(loss)`` at its ``at_call``-th call (1-based), unchanged otherwise."""
     calls = {"n": 0}
     original = model.loss
 
     def poisoned(batch):
         calls["n"] += 1
         loss, metrics = original(batch)
-        return (loss * float("nan") if calls["n"] == 3 else loss), metrics
+        return (change(loss) if calls["n"] == at_call else loss), metrics
 
     model.loss = poisoned
+    return model
+
+
+@needs_binarized_mnist
+def test_non_finite_loss_stops_naming_the_step(tmp_path):
+    model = poison_loss(tiny_made(), 3, lambda loss: loss * float("nan"))
     with pytest.raises(NonFiniteLossError, match="at step 3"):
         train(model, Splits(BinarizedMNISTData()), config(tmp_path))
 
