@@ -1,0 +1,111 @@
+"""Autoregressive models over a raster-ordered grid of tokens with K categories: the base of the PixelCNN
+family (and of priors over VQ / FSQ code grids).
+
+p(x) = prod_i p(x_i | x_<i) over the H*W positions in raster order (row by row, left to right), each
+conditional a categorical over K values given by ``logits(x)`` at that position. K = 2 is binarized images,
+taken and returned as float (B, 1, H, W) in {0, 1} like the other autoregressive models; K > 2 is index grids
+(B, H, W) of int64 in [0, K), e.g. a VQ-VAE's codes.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from genzoo.models.autoregressive.results import LIKELIHOOD_TABLE, likelihood_row
+from genzoo.models.base import GenerativeModel
+
+
+class GridAutoregressiveModel(GenerativeModel):
+    """Subclasses give ``logits(tokens) -> (B, K, H, W)``: position i's logits may depend on tokens < i only."""
+
+    results_table = LIKELIHOOD_TABLE
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.grid = tuple(config.grid)
+        self.categories = config.categories
+
+    @property
+    def binary(self) -> bool:
+        return self.categories == 2
+
+    def results_row(self, report) -> list[str]:
+        return likelihood_row(report)
+
+    # --- what a subclass provides --------------------------------------------------------------------------
+    def logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """int64 tokens (B, H, W) -> logits (B, K, H, W) of p(x_i | x_<i)."""
+        raise NotImplementedError
+
+    # --- inputs ------------------------------------------------------------------------------------------------
+    def check_tokens(self, x) -> torch.Tensor:
+        """``x`` as int64 tokens (B, H, W), or a ValueError naming what is wrong: binary images (B, 1, H, W) in
+        {0, 1} for K = 2, index grids (B, H, W) in [0, K) otherwise."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
+        H, W = self.grid
+        want = (1, H, W) if self.binary else (H, W)
+        if tuple(x.shape[1:]) != want:
+            raise ValueError(f"expected shape (B, {', '.join(map(str, want))}), got {tuple(x.shape)}")
+        if x.is_complex():
+            raise ValueError(f"expected real values, got dtype {x.dtype}")
+        values = x.reshape(x.shape[0], H, W)
+        if values.is_floating_point():
+            if torch.isnan(values).any():
+                raise ValueError("x contains NaN")
+            if (values != values.round()).any():
+                raise ValueError(f"x must hold integers in [0, {self.categories}); found e.g. "
+                                 f"{values[values != values.round()][0].item()!r}")
+        if values.numel() and (values.min() < 0 or values.max() >= self.categories):
+            kind = "binary (values in {0, 1})" if self.binary else f"codes in [0, {self.categories})"
+            raise ValueError(f"x must be {kind}; found values in [{values.min().item()}, {values.max().item()}]")
+        return values.long()
+
+    def to_output(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Tokens (B, H, W) -> what ``sample`` returns: float images (B, 1, H, W) for K = 2, else the grid."""
+        return tokens.float().unsqueeze(1) if self.binary else tokens
+
+    # --- likelihood --------------------------------------------------------------------------------------------
+    def log_prob(self, x) -> torch.Tensor:
+        """Exact log p(x) in nats, (B,)."""
+        tokens = self.check_tokens(x)
+        nll = F.cross_entropy(self.logits(tokens).float(), tokens, reduction="none")  # (B, H, W)
+        return -nll.flatten(1).sum(1)
+
+    def loss(self, batch):
+        tokens = self.check_nonempty(self.check_tokens(batch))
+        nll = F.cross_entropy(self.logits(tokens).float(), tokens, reduction="none").flatten(1).sum(1).mean()
+        return nll, {"nll": nll.detach()}
+
+    # --- sampling --------------------------------------------------------------------------------------------------
+    def sampling_noise(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        """One uniform per position (n, H, W): every sampler of the model turns the same noise into the same grid."""
+        return self.rand(n, *self.grid, generator=generator)
+
+    @staticmethod
+    def draw(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Inverse-CDF draw from categorical ``logits`` (n, K) with uniforms ``u`` (n,) -> int64 (n,)."""
+        cdf = torch.softmax(logits.float(), -1).cumsum(-1)
+        return torch.searchsorted(cdf, u[:, None].contiguous()).clamp_max(logits.shape[-1] - 1)[:, 0]
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` exact samples; one full forward per position (subclasses may cache)."""
+        return self.sample_naive(n, generator)
+
+    @torch.no_grad()
+    def sample_naive(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Reference sampler: the full forward at every position, H*W of them."""
+        n = self.check_sample_count(n)
+        u = self.sampling_noise(n, generator)
+        tokens = torch.zeros(n, *self.grid, dtype=torch.long, device=self.device)
+        for r in range(self.grid[0]):
+            for c in range(self.grid[1]):
+                tokens[:, r, c] = self.draw(self.logits(tokens)[:, :, r, c], u[:, r, c])
+        return self.to_output(tokens)
+
+    @property
+    def num_positions(self) -> int:
+        return math.prod(self.grid)
