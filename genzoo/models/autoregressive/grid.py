@@ -68,15 +68,18 @@ class GridAutoregressiveModel(GenerativeModel):
         return tokens.float().unsqueeze(1) if self.binary else tokens
 
     # --- likelihood --------------------------------------------------------------------------------------------
+    def _nll(self, tokens: torch.Tensor) -> torch.Tensor:
+        """-log p(tokens) (B,), the cross-entropy in float32 at least (bf16 logits under autocast)."""
+        logits = self.logits(tokens)
+        logits = logits.float() if torch.finfo(logits.dtype).bits < 32 else logits
+        return F.cross_entropy(logits, tokens, reduction="none").flatten(1).sum(1)  # (B, H, W) -> (B,)
+
     def log_prob(self, x) -> torch.Tensor:
         """Exact log p(x) in nats, (B,)."""
-        tokens = self.check_tokens(x)
-        nll = F.cross_entropy(self.logits(tokens).float(), tokens, reduction="none")  # (B, H, W)
-        return -nll.flatten(1).sum(1)
+        return -self._nll(self.check_tokens(x))
 
     def loss(self, batch):
-        tokens = self.check_nonempty(self.check_tokens(batch))
-        nll = F.cross_entropy(self.logits(tokens).float(), tokens, reduction="none").flatten(1).sum(1).mean()
+        nll = self._nll(self.check_nonempty(self.check_tokens(batch))).mean()
         return nll, {"nll": nll.detach()}
 
     # --- sampling --------------------------------------------------------------------------------------------------
