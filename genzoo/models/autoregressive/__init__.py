@@ -4,5 +4,6 @@ from genzoo.models.autoregressive.gated_pixelcnn import GatedPixelCNN, GatedPixe
 from genzoo.models.autoregressive.made import MADE, MADEConfig
 from genzoo.models.autoregressive.nade import NADE, NADEConfig
 from genzoo.models.autoregressive.pixelcnn import PixelCNN, PixelCNNConfig
+from genzoo.models.autoregressive.transformer import Transformer, TransformerConfig
 
-__all__ = ["FVSBN", "FVSBNConfig", "GatedPixelCNN", "GatedPixelCNNConfig", "MADE", "MADEConfig", "NADE", "NADEConfig", "PixelCNN", "PixelCNNConfig"]
+__all__ = ["FVSBN", "FVSBNConfig", "GatedPixelCNN", "GatedPixelCNNConfig", "MADE", "MADEConfig", "NADE", "NADEConfig", "PixelCNN", "PixelCNNConfig", "Transformer", "TransformerConfig"]

@@ -1,5 +1,6 @@
-"""PixelCNN and Gated PixelCNN: causality by gradients (and no blind spot for the gated one), exact
-normalization by enumeration, the sampler against exp(log_prob), bad inputs."""
+"""The grid models (PixelCNN, Gated PixelCNN, Transformer): causality by gradients (and no blind spot for
+the gated PixelCNN and the Transformer), exact normalization by enumeration, the sampler against
+exp(log_prob), bad inputs; the Transformer's key/value cache and 2-D rotary positions."""
 from __future__ import annotations
 
 import itertools
@@ -9,21 +10,31 @@ import torch
 from scipy import stats
 
 from genzoo import create_model
+from genzoo.models.autoregressive import Transformer
 from genzoo.models.autoregressive.pixelcnn import causal_mask
+from genzoo.models.autoregressive.rope2d import Rope2D, rotate_pairs
 
-MODELS = ["pixelcnn", "gated_pixelcnn"]
-DEPTH = {"pixelcnn": "blocks", "gated_pixelcnn": "layers"}
+MODELS = ["pixelcnn", "gated_pixelcnn", "transformer"]
+DEPTH = {"pixelcnn": "blocks", "gated_pixelcnn": "layers", "transformer": "layers"}
+SIZES = {"pixelcnn": {"channels": 8, "output_channels": 8, "first_kernel": 3},
+         "gated_pixelcnn": {"channels": 8, "output_channels": 8, "first_kernel": 3},
+         "transformer": {"dim": 16, "heads": 2}}
 
 
 def tiny(grid=(3, 3), categories=2, name="pixelcnn", depth=2, **overrides):
     torch.manual_seed(0)
-    settings = {"channels": 8, DEPTH[name]: depth, "output_channels": 8, "first_kernel": 3, **overrides}
+    settings = {**SIZES[name], DEPTH[name]: depth, **overrides}
     return create_model(name, grid=grid, categories=categories, **settings)
 
 
 def input_gradient(model, r: int, c: int) -> torch.Tensor:
-    """|d logits(r, c) / d input planes| summed over categories: (H, W), nonzero where (r, c) looks."""
-    planes = torch.rand(1, model.categories, *model.grid, requires_grad=True, dtype=torch.float64)
+    """|d logits(r, c) / d input| summed over features: (H, W), nonzero at the tokens (r, c) depends on."""
+    H, W = model.grid
+    if isinstance(model, Transformer):  # input slot s carries token s - 1
+        x = torch.randn(1, H * W, model.config.dim, requires_grad=True, dtype=torch.float64)
+        model.double()(x)[0, r * W + c].sum().backward()
+        return torch.cat([x.grad[0, 1:].abs().sum(-1), torch.zeros(1, dtype=torch.float64)]).view(H, W)
+    planes = torch.rand(1, model.categories, H, W, requires_grad=True, dtype=torch.float64)
     model.double()(planes)[0, :, r, c].sum().backward()
     return planes.grad[0].abs().sum(0)
 
@@ -51,10 +62,11 @@ def test_the_plain_pixelcnn_has_its_blind_spot():
     assert seen[3, 4] == 0 and seen[3, 2] > 0
 
 
-def test_the_gated_pixelcnn_sees_every_earlier_position_in_its_reach():
-    """No blind spot: with a vertical reach of 5 rows and columns, each position of a 4x5 grid depends on every
-    position before it (the plain PixelCNN above misses the upper right)."""
-    model = tiny(grid=(4, 5), name="gated_pixelcnn", depth=5)
+@pytest.mark.parametrize("name", ["gated_pixelcnn", "transformer"])
+def test_no_blind_spot_every_earlier_position_in_reach_is_seen(name):
+    """With a vertical reach of 5 rows and columns (gated PixelCNN), or attention over the whole prefix, each
+    position of a 4x5 grid depends on every position before it (the plain PixelCNN misses the upper right)."""
+    model = tiny(grid=(4, 5), name=name, depth=5 if name == "gated_pixelcnn" else 2)
     H, W = model.grid
     for r, c in itertools.product(range(H), range(W)):
         seen = input_gradient(model, r, c).flatten()
@@ -131,3 +143,38 @@ def test_code_grids_train_through_the_loss(name):
     loss.backward()
     assert torch.isfinite(loss) and metrics["nll"].item() == pytest.approx(-model.log_prob(grids).mean().item())
     assert model.sample(2).dtype == torch.long and model.sample(2).shape == (2, 2, 3)
+
+
+def test_cached_logits_equal_the_full_forward_and_cached_sampling_equals_naive():
+    model = tiny(grid=(3, 4), categories=5, name="transformer", rope="mixed", attention_scale="entropy").double()
+    tokens = torch.randint(5, (3, 3, 4), generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(model.cached_logits(tokens), model.logits(tokens), atol=1e-12, rtol=0)
+    cached = model.sample(6, generator=torch.Generator().manual_seed(2))
+    naive = model.sample_naive(6, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(cached, naive)
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_2d_rope_scores_depend_on_the_offset_only(mixed):
+    torch.manual_seed(0)
+    rope = Rope2D(heads=2, head_dim=8, mixed=mixed)
+    q, k = torch.randn(2, 1, 8, dtype=torch.float64), torch.randn(2, 1, 8, dtype=torch.float64)
+
+    def score(p, p2):
+        a, b = (rope.angles(torch.tensor([r]), torch.tensor([c])).double() for r, c in (p, p2))
+        return (rotate_pairs(q, a) * rotate_pairs(k, b)).sum(-1).flatten()  # (heads,)
+
+    base = score((1, 2), (3, 5))
+    assert torch.allclose(score((4, 0), (6, 3)), base, atol=1e-12)  # both moved by (3, -2)
+    assert torch.allclose(score((-2, 7), (0, 10)), base, atol=1e-12)
+    assert not torch.allclose(score((1, 2), (3, 6)), base, atol=1e-3)  # another column offset
+    assert not torch.allclose(score((1, 2), (4, 5)), base, atol=1e-3)  # another row offset
+
+
+def test_the_entropy_invariant_scale_multiplies_queries_by_log_512_n():
+    model = tiny(grid=(4, 4), name="transformer", attention_scale="entropy")
+    n = torch.arange(1, 17).float()
+    assert torch.allclose(model.query_scale, n.log() / torch.tensor(512.0).log())
+    standard = tiny(grid=(4, 4), name="transformer")
+    tokens = torch.randint(2, (2, 4, 4))
+    assert not torch.allclose(model.logits(tokens), standard.logits(tokens))  # same weights, other scale
