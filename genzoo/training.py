@@ -121,7 +121,7 @@ class MetricMeans:
 
 def ema_multi_avg_fn(decay: float):
     """The EMA update for ``AveragedModel``, which hands it one (device, dtype) group of tensors at a time:
-    floating tensors move towards the model's by ``1 - decay``; integer buffers (MADE's orders and degrees,
+    floating tensors move towards the model's by ``1 - decay``; integer buffers (orders, degrees,
     counters) are copied, since averaging them in float and truncating corrupts them."""
     float_update = get_ema_multi_avg_fn(decay)
 

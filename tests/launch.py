@@ -14,16 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def torchrun(*args, processes: int = 2) -> str:
     """Run ``args`` (a script and its arguments) in ``processes`` CPU processes; Accelerate, where used, picks
     up torchrun's environment and runs MULTI_CPU with gloo."""
-    # --standalone: a free port for each launch, so launches in a row never collide on the default one
-    return _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)],
-                args)
-
-
-def accelerate_launch(*args, processes: int = 2) -> str:
-    """Run ``args`` as `accelerate launch --multi_gpu --num_processes N` does: the README's command, which on a
-    machine without GPUs runs the processes on the CPU (genzoo asks Accelerate for its gloo mode)."""
-    return _run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
-          "--main_process_port", "0"], args)
+    # --standalone: a free port for each launch, so launches in a row never collide on the default one;
+    # "--": what follows is the script's, so its options (--n) are not taken for abbreviations of torchrun's
+    return _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+                 "--"], args)
 
 
 def _run(launcher: list[str], args) -> str:

@@ -9,7 +9,7 @@ import torch
 
 from genzoo import create_model, save_pretrained
 from genzoo.sample import main as sample_main
-from tests.launch import accelerate_launch
+from tests.launch import torchrun
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,7 +57,7 @@ def test_two_processes_sample_what_one_process_samples(tmp_path):
     path = save_pretrained(create_model("made", **TINY["made"]), tmp_path / "made.safetensors")
     args = ["--model", str(path), "--n", "50", "--chunk-size", "8", "--seed", "3"]
     sample_main([*args, "--out", str(tmp_path / "one.npz")])
-    accelerate_launch(ROOT / "genzoo" / "sample.py", *args, "--out", tmp_path / "two.npz")
+    torchrun(ROOT / "genzoo" / "sample.py", *args, "--out", tmp_path / "two.npz")
     one, two = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
     assert one["samples"].shape == (50, 1, 3, 4)
     assert np.array_equal(one["samples"], two["samples"])

@@ -92,6 +92,3 @@ class GatedPixelCNN(GridAutoregressiveModel):
             v, h, skip = layer(v, h)
             skips = skips + skip
         return self.head(skips)
-
-    def logits(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self(F.one_hot(tokens, self.categories).permute(0, 3, 1, 2).to(self.head[1].weight.dtype))

@@ -34,10 +34,16 @@ class GridAutoregressiveModel(GenerativeModel):
     def results_row(self, report) -> list[str]:
         return likelihood_row(report)
 
-    # --- what a subclass provides --------------------------------------------------------------------------
+    # --- what a subclass provides: forward(one-hot planes) -> logits, or logits itself ---------------------------
     def logits(self, tokens: torch.Tensor) -> torch.Tensor:
-        """int64 tokens (B, H, W) -> logits (B, K, H, W) of p(x_i | x_<i)."""
-        raise NotImplementedError
+        """int64 tokens (B, H, W) -> logits (B, K, H, W) of p(x_i | x_<i); by default the forward of their
+        one-hot planes (a float input, so tests can take gradients)."""
+        return self(self.planes(tokens))
+
+    def planes(self, tokens: torch.Tensor) -> torch.Tensor:
+        """int64 tokens (B, H, W) -> one-hot planes (B, K, H, W) in the parameters' dtype."""
+        dtype = next(self.parameters()).dtype
+        return F.one_hot(tokens, self.categories).permute(0, 3, 1, 2).to(dtype)
 
     # --- inputs ------------------------------------------------------------------------------------------------
     def check_tokens(self, x) -> torch.Tensor:

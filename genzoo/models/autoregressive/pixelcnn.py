@@ -84,6 +84,3 @@ class PixelCNN(GridAutoregressiveModel):
     def forward(self, planes: torch.Tensor) -> torch.Tensor:
         """One-hot planes (B, K, H, W) -> logits (B, K, H, W) (a float input, so tests can take gradients)."""
         return self.head(self.blocks(self.input(planes)))
-
-    def logits(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self(F.one_hot(tokens, self.categories).permute(0, 3, 1, 2).to(self.input.weight.dtype))
