@@ -43,7 +43,11 @@ class TrainConfig(Config):
     max_steps: PositiveInt = 10000  # optimizer steps
     lr: PositiveFloat = 1e-3
     weight_decay: NonNegativeFloat = 0.0
+    # adamw, or lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms", from lion-pytorch):
+    # sign updates, usually with a 3-10x smaller lr and a larger weight decay than AdamW's
+    optimizer: Literal["adamw", "lion"] = "adamw"
     adam_betas: tuple[UnitInterval, UnitInterval] = (0.9, 0.999)
+    lion_betas: tuple[UnitInterval, UnitInterval] = (0.9, 0.99)  # the paper's defaults
     warmup_steps: NonNegativeInt = 0
     min_lr_ratio: Annotated[float, Range(ge=0, le=1)] = 0.0  # the cosine decays to lr * min_lr_ratio
     grad_clip: NonNegativeFloat = 0.0  # max gradient norm; 0 turns clipping off
@@ -142,6 +146,17 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
 
 
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW or Lion over ``parameter_groups`` (weight decay on matrices only; both decouple it from the
+    gradient, scaled by the learning rate)."""
+    groups = parameter_groups(model, config.weight_decay)
+    if config.optimizer == "lion":
+        from lion_pytorch import Lion
+
+        return Lion(groups, lr=config.lr, betas=tuple(config.lion_betas))
+    return torch.optim.AdamW(groups, lr=config.lr, betas=tuple(config.adam_betas))
+
+
 def warmup_cosine(warmup: int, total: int, min_ratio: float, calls_per_step: int = 1):
     """LR multiplier: linear warm-up over ``warmup`` steps, then cosine decay to ``min_ratio`` at ``total``.
 
@@ -190,8 +205,7 @@ def train(model, splits, config: TrainConfig, resume: str | None = None, run_con
     set_seed(config.seed)
     loader = TensorBatchLoader(splits["train"], config.batch_size, seed=config.seed, device=accelerator.device,
                                process_index=accelerator.process_index, num_processes=accelerator.num_processes)
-    optimizer = torch.optim.AdamW(parameter_groups(model, config.weight_decay), lr=config.lr,
-                                  betas=tuple(config.adam_betas))
+    optimizer = make_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(
         config.warmup_steps, config.max_steps, config.min_lr_ratio, calls_per_step=accelerator.num_processes))
     forward, optimizer, scheduler = accelerator.prepare(_LossForward(model), optimizer, scheduler)

@@ -213,3 +213,38 @@ def test_ema_copies_integer_buffers_and_averages_floats():
             assert torch.equal(dict(ema.module.named_buffers())[name], b), name
     expected = sum(0.9 ** (5 - k) * (0.1 if k else 1.0) * k for k in range(6))  # EMA of offsets 0, 1, ..., 5
     assert torch.allclose(next(ema.module.parameters()), first[0] + expected, atol=1e-5)
+
+
+def test_lion_takes_the_papers_sign_steps():
+    """Chen et al. 2023, Algorithm 2: c = b1 m + (1 - b1) g; x -= lr (sign(c) + wd x); m = b2 m + (1 - b2) g."""
+    from genzoo.training import make_optimizer
+
+    torch.manual_seed(0)
+    model = create_model("fvsbn", image_shape=(1, 2, 3)).double()
+    lr, wd, (b1, b2) = 0.01, 0.1, (0.9, 0.99)
+    optimizer = make_optimizer(model, TrainConfig(optimizer="lion", lr=lr, weight_decay=wd, lion_betas=(b1, b2)))
+    x = (torch.rand(16, 1, 2, 3, dtype=torch.float64) < 0.5).double()
+    params = dict(model.named_parameters())
+    expected = {k: p.detach().clone() for k, p in params.items()}
+    momentum = {k: torch.zeros_like(p) for k, p in expected.items()}
+    for _ in range(3):
+        optimizer.zero_grad()
+        model.loss(x)[0].backward()
+        for k, p in params.items():
+            g = p.grad
+            decay = wd if p.dim() >= 2 else 0.0  # weight decay on matrices only, as for AdamW
+            expected[k] = expected[k] * (1 - lr * decay) - lr * torch.sign(b1 * momentum[k] + (1 - b1) * g)
+            momentum[k] = b2 * momentum[k] + (1 - b2) * g
+        optimizer.step()
+        for k, p in params.items():
+            assert torch.allclose(p, expected[k], atol=1e-12, rtol=0), k
+
+
+@needs_binarized_mnist
+def test_lion_trains_and_resumes_through_the_loop(tmp_path):
+    cfg = config(tmp_path, optimizer="lion", lr=1e-3)
+    train(tiny_made(), Splits(BinarizedMNISTData()), cfg)
+    full = losses(tmp_path / "run")
+    shutil.rmtree(tmp_path / "run" / "checkpoints" / "step_00000006")
+    train(tiny_made(), Splits(BinarizedMNISTData()), cfg, resume="latest")
+    assert losses(tmp_path / "run") == pytest.approx(full, rel=1e-6)
