@@ -124,7 +124,8 @@ def test_a_model_without_a_selection_metric_trains_without_best_on_valid(tmp_pat
 
 SHARED = ["genzoo/cli.py", "genzoo/config.py", "genzoo/evaluate.py", "genzoo/evaluation.py", "genzoo/launch.py",
           "genzoo/checkpoint.py", "genzoo/preview.py", "genzoo/registry.py", "genzoo/results.py", "genzoo/run_log.py",
-          "genzoo/sample.py", "genzoo/training.py", "genzoo/data/registry.py", "genzoo/data/splits.py",
+          "genzoo/run_folder.py", "genzoo/sample.py", "genzoo/training.py", "genzoo/data/registry.py",
+          "genzoo/data/splits.py",
           "genzoo/data/loader.py", "genzoo/models/base.py", "sample/all.py"]
 
 
