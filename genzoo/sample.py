@@ -102,6 +102,15 @@ def main(argv: list[str] | None = None) -> Path | list[Path] | None:
     if args.all:
         return preview_all(args.out or "samples", args.n, args.seed, args.data_root)
     accelerator = make_accelerator(args.mixed_precision, cpu=args.cpu)
+    out = _sample(args, accelerator)
+    # every rank leaves the process group together: a gloo group still alive at interpreter exit can abort a
+    # rank ("terminate called without an active exception") after the work is done
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return out
+
+
+def _sample(args, accelerator) -> Path:
     model = load_pretrained(args.model, device=accelerator.device)
     out = Path(args.out or f"samples/{Path(args.model).stem}.png")
     if out.suffix == ".png":
