@@ -19,7 +19,7 @@ import textwrap
 from pathlib import Path
 
 PRELUDE = """
-import json, math, os, pickle, shutil, socket, struct, subprocess, sys, tempfile, numpy as np, torch
+import os, pickle, socket, subprocess, sys, tempfile, numpy as np, torch
 from pathlib import Path
 import genzoo
 from genzoo import create_model, load_pretrained, save_pretrained

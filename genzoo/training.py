@@ -99,7 +99,8 @@ class TrainState:
                 "initial_metric": self.initial_metric}
 
     def load_state_dict(self, state: dict) -> None:
-        self.step, self.best_metric, self.best_step = int(state["step"]), float(state["best_metric"]), int(state["best_step"])
+        self.step, self.best_step = int(state["step"]), int(state["best_step"])
+        self.best_metric = float(state["best_metric"])
         self.initial_metric = float(state.get("initial_metric", math.nan))
 
 
@@ -174,9 +175,6 @@ def warmup_cosine(warmup: int, total: int, min_ratio: float, calls_per_step: int
     return factor
 
 
-latest_checkpoint = run_folder.latest_checkpoint
-
-
 def all_finite(tensors) -> bool:
     """Whether every floating tensor is finite, from one fused norm (one host sync)."""
     tensors = [t.detach() for t in tensors if t is not None and t.is_floating_point()]
@@ -215,7 +213,8 @@ def train(model, splits, config: TrainConfig, resume: str | None = None, run_con
         ema = AveragedModel(model, multi_avg_fn=ema_multi_avg_fn(config.ema_decay), use_buffers=True)
     state = TrainState()
     if resume:
-        _resume(accelerator, out, Path(latest_checkpoint(out) if resume == "latest" else resume), state, loader, ema)
+        folder = run_folder.latest_checkpoint(out) if resume == "latest" else Path(resume)
+        _resume(accelerator, out, folder, state, loader, ema)
     train_record = {**asdict(config), "mixed_precision": accelerator.mixed_precision}  # what the run used
     if config.log_with:
         accelerator.init_trackers(out.name, config=_flat(run_config or {"train": train_record}))
@@ -249,7 +248,8 @@ def _resume(accelerator, out: Path, folder: Path, state: TrainState, loader, ema
 
 
 def _valid_metric(run) -> float:
-    return evaluate(run.eval_model, run.splits["valid"], run.accelerator, run.config.eval_batch_size)[run.selection_metric]
+    valid = evaluate(run.eval_model, run.splits["valid"], run.accelerator, run.config.eval_batch_size)
+    return valid[run.selection_metric]
 
 
 @dataclass

@@ -6,4 +6,5 @@ from genzoo.models.autoregressive.nade import NADE, NADEConfig
 from genzoo.models.autoregressive.pixelcnn import PixelCNN, PixelCNNConfig
 from genzoo.models.autoregressive.transformer import Transformer, TransformerConfig
 
-__all__ = ["FVSBN", "FVSBNConfig", "GatedPixelCNN", "GatedPixelCNNConfig", "MADE", "MADEConfig", "NADE", "NADEConfig", "PixelCNN", "PixelCNNConfig", "Transformer", "TransformerConfig"]
+__all__ = ["FVSBN", "FVSBNConfig", "GatedPixelCNN", "GatedPixelCNNConfig", "MADE", "MADEConfig", "NADE",
+           "NADEConfig", "PixelCNN", "PixelCNNConfig", "Transformer", "TransformerConfig"]

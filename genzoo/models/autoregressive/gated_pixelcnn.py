@@ -13,14 +13,14 @@ layer adds a 1x1 skip connection into the output.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genzoo.config import Config, PositiveInt, Range
-from genzoo.models.autoregressive.grid import GridAutoregressiveModel
+from genzoo.config import PositiveInt
+from genzoo.models.autoregressive.grid import GridAutoregressiveModel, GridConfig
 from genzoo.registry import register_model
 
 
@@ -62,9 +62,7 @@ class GatedLayer(nn.Module):
 
 
 @dataclass
-class GatedPixelCNNConfig(Config):
-    grid: tuple[PositiveInt, PositiveInt] = (28, 28)
-    categories: Annotated[int, Range(ge=2)] = 2  # K: 2 for binarized images, the codebook size for code grids
+class GatedPixelCNNConfig(GridConfig):
     channels: PositiveInt = 64
     layers: PositiveInt = 8
     first_kernel: Literal[3, 5, 7] = 7

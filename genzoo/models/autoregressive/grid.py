@@ -9,12 +9,24 @@ taken and returned as float (B, 1, H, W) in {0, 1} like the other autoregressive
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 
+from genzoo.config import Config, PositiveInt, Range
+from genzoo.models.autoregressive.base import check_binary_images
 from genzoo.models.autoregressive.results import LIKELIHOOD_TABLE, likelihood_row
 from genzoo.models.base import GenerativeModel
+
+
+@dataclass
+class GridConfig(Config):
+    """The fields every grid model's config starts with."""
+
+    grid: tuple[PositiveInt, PositiveInt] = (28, 28)
+    categories: Annotated[int, Range(ge=2)] = 2  # K: 2 for binarized images, the codebook size for code grids
 
 
 class GridAutoregressiveModel(GenerativeModel):
@@ -48,26 +60,21 @@ class GridAutoregressiveModel(GenerativeModel):
     # --- inputs ------------------------------------------------------------------------------------------------
     def check_tokens(self, x) -> torch.Tensor:
         """``x`` as int64 tokens (B, H, W), or a ValueError naming what is wrong: binary images (B, 1, H, W) in
-        {0, 1} for K = 2, index grids (B, H, W) in [0, K) otherwise."""
+        {0, 1} for K = 2 (the checks of every binary autoregressive model), index grids (B, H, W) in [0, K)
+        otherwise."""
+        H, W = self.grid
+        if self.binary:
+            return check_binary_images(x, (1, H, W)).view(-1, H, W).long()
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
-        H, W = self.grid
-        want = (1, H, W) if self.binary else (H, W)
-        if tuple(x.shape[1:]) != want:
-            raise ValueError(f"expected shape (B, {', '.join(map(str, want))}), got {tuple(x.shape)}")
-        if x.is_complex():
-            raise ValueError(f"expected real values, got dtype {x.dtype}")
-        values = x.reshape(x.shape[0], H, W)
-        if values.is_floating_point():
-            if torch.isnan(values).any():
-                raise ValueError("x contains NaN")
-            if (values != values.round()).any():
-                raise ValueError(f"x must hold integers in [0, {self.categories}); found e.g. "
-                                 f"{values[values != values.round()][0].item()!r}")
-        if values.numel() and (values.min() < 0 or values.max() >= self.categories):
-            kind = "binary (values in {0, 1})" if self.binary else f"codes in [0, {self.categories})"
-            raise ValueError(f"x must be {kind}; found values in [{values.min().item()}, {values.max().item()}]")
-        return values.long()
+        if tuple(x.shape[1:]) != (H, W):
+            raise ValueError(f"expected shape (B, {H}, {W}), got {tuple(x.shape)}")
+        if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+            raise ValueError(f"codes must be an integer tensor, got dtype {x.dtype}")
+        if x.numel() and (x.min() < 0 or x.max() >= self.categories):
+            raise ValueError(f"x must be codes in [0, {self.categories}); found values in "
+                             f"[{x.min().item()}, {x.max().item()}]")
+        return x.long()
 
     def to_output(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens (B, H, W) -> what ``sample`` returns: float images (B, 1, H, W) for K = 2, else the grid."""

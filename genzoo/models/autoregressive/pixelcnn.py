@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genzoo.config import Config, PositiveInt, Range
-from genzoo.models.autoregressive.grid import GridAutoregressiveModel
+from genzoo.config import PositiveInt, Range
+from genzoo.models.autoregressive.grid import GridAutoregressiveModel, GridConfig
 from genzoo.registry import register_model
 
 
@@ -59,9 +59,7 @@ class ResidualBlock(nn.Module):
 
 
 @dataclass
-class PixelCNNConfig(Config):
-    grid: tuple[PositiveInt, PositiveInt] = (28, 28)
-    categories: Annotated[int, Range(ge=2)] = 2  # K: 2 for binarized images, the codebook size for code grids
+class PixelCNNConfig(GridConfig):
     channels: Annotated[int, Range(ge=2)] = 64  # 2h of the paper's residual blocks
     blocks: PositiveInt = 7  # residual blocks after the 7x7 mask-A layer
     output_channels: PositiveInt = 64  # width of the two masked 1x1 layers before the logits

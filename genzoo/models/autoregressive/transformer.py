@@ -14,22 +14,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genzoo.config import Config, PositiveInt, Range
-from genzoo.models.autoregressive.grid import GridAutoregressiveModel
+from genzoo.config import PositiveInt
+from genzoo.models.autoregressive.grid import GridAutoregressiveModel, GridConfig
 from genzoo.models.autoregressive.rope2d import Rope2D, rotate_pairs
 from genzoo.registry import register_model
 
 
 @dataclass
-class TransformerConfig(Config):
-    grid: tuple[PositiveInt, PositiveInt] = (28, 28)
-    categories: Annotated[int, Range(ge=2)] = 2  # K: 2 for binarized images, the codebook size for code grids
+class TransformerConfig(GridConfig):
     dim: PositiveInt = 128
     layers: PositiveInt = 4
     heads: PositiveInt = 4

@@ -120,13 +120,14 @@ def test_the_same_seed_gives_the_same_samples(name):
 
 
 @pytest.mark.parametrize("categories, bad, message", [
-    (2, torch.full((2, 1, 3, 3), 0.5), "integers"),
+    (2, torch.full((2, 1, 3, 3), 0.5), "binary .* found e.g. 0.5"),
     (2, torch.full((2, 1, 3, 3), float("nan")), "NaN"),
     (2, torch.full((2, 1, 3, 3), 2.0), "binary"),
     (2, torch.zeros(2, 1, 4, 3), r"expected shape \(B, 1, 3, 3\)"),
     (5, torch.full((2, 3, 3), 5), r"codes in \[0, 5\)"),
     (5, torch.full((2, 3, 3), -1), r"codes in \[0, 5\)"),
     (5, torch.zeros(2, 1, 3, 3, dtype=torch.long), r"expected shape \(B, 3, 3\)"),
+    (5, torch.full((2, 3, 3), 1.5), "integer tensor"),
     (5, torch.zeros(0, 3, 3, dtype=torch.long), "empty batch"),
 ])
 @pytest.mark.parametrize("name", MODELS)
