@@ -1,5 +1,6 @@
 """Split-level metrics of any model: per-example ``evaluation_metrics`` averaged over a split, sharded over
-Accelerate processes and gathered exactly (the padding of an uneven last shard is dropped)."""
+Accelerate processes and gathered exactly (the padding of an uneven last shard is dropped), plus whatever
+the model measures on the split as a whole (``split_metrics``)."""
 from __future__ import annotations
 
 import torch
@@ -20,5 +21,7 @@ def evaluate(model, split, accelerator: Accelerator, batch_size: int = 500) -> d
         for key, value in metrics.items():
             sums[key] = sums.get(key, 0.0) + value.double().sum(0).cpu()  # scalar, or (K,) for vector metrics
         count += next(iter(metrics.values())).shape[0]
+    metrics = model.summarize_metrics({key: total / count for key, total in sums.items()})
+    metrics.update(model.split_metrics(split, accelerator))
     model.train(was_training)
-    return model.summarize_metrics({key: total / count for key, total in sums.items()})
+    return metrics

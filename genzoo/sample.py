@@ -34,15 +34,15 @@ def chunk_generator(seed: int, chunk: int) -> torch.Generator:
 
 
 @torch.no_grad()
-def sample_many(model, n: int, accelerator, seed: int = 0, chunk_size: int = 256) -> torch.Tensor | None:
+def sample_many(model, n: int, accelerator, seed: int = 0, chunk_size: int = 256, **sample_kwargs) -> torch.Tensor | None:
     """``n`` samples in chunks shared round-robin over the processes; the main process gets them all (in order,
-    as float32 on the CPU), the others None."""
+    as float32 on the CPU), the others None. ``sample_kwargs`` go to ``model.sample`` (e.g. ``steps``)."""
     n = model.check_sample_count(n)
     chunks = range(math.ceil(n / chunk_size))
     mine = []
     for j in chunks[accelerator.process_index::accelerator.num_processes]:
         with accelerator.autocast():
-            x = model.sample(chunk_size, generator=chunk_generator(seed, j))
+            x = model.sample(chunk_size, generator=chunk_generator(seed, j), **sample_kwargs)
         mine.append((j, x[: n - j * chunk_size].float().cpu()))  # the last chunk is cut, never drawn smaller
     gathered = gather_object(mine)
     if not accelerator.is_main_process:

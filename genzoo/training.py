@@ -208,6 +208,8 @@ def train(model, splits, config: TrainConfig, resume: str | None = None, run_con
         config.warmup_steps, config.max_steps, config.min_lr_ratio, calls_per_step=accelerator.num_processes))
     forward, optimizer, scheduler = accelerator.prepare(_LossForward(model), optimizer, scheduler)
     model = accelerator.unwrap_model(forward).model
+    if not resume:  # once per run, before the EMA copies the buffers; a resume loads them with the state
+        model.fit_data(splits["train"])
     ema = None
     if config.ema_decay > 0:
         ema = AveragedModel(model, multi_avg_fn=ema_multi_avg_fn(config.ema_decay), use_buffers=True)

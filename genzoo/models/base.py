@@ -91,6 +91,16 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="genzoo", ta
         such as code counts, become e.g. usage and perplexity here)."""
         return {key: float(value) for key, value in means.items()}
 
+    def split_metrics(self, split, accelerator) -> dict[str, float]:
+        """Numbers of the whole split that are no mean over its examples (e.g. the quality of samples measured
+        against the split's images); every process returns the same dict. None by default."""
+        return {}
+
+    def fit_data(self, train) -> None:
+        """Statistics of the training split the model keeps in buffers (e.g. a noise distribution matched to
+        the data's spectrum): called once before step 1 of a new run, never on resume (the buffers are part of
+        the saved state). Nothing by default."""
+
     @torch.no_grad()
     def write_preview(self, path: str | Path, n: int = 64, seed: int = 0, reference=None) -> Path:
         """A PNG at ``path``: here a grid of ``n`` samples drawn with a CPU generator seeded by ``seed``.
@@ -126,6 +136,10 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="genzoo", ta
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -12,6 +12,7 @@ from einops import rearrange
 
 from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveInt, Range, UnitInterval
 from genzoo.models.base import GenerativeModel
+from genzoo.models.images import check_unit_images
 from genzoo.models.vq.convnets import decoder, encoder
 from genzoo.preview import save_image_grid
 from genzoo.quantizers import FSQ, FSQ_PRESETS, VectorQuantizer
@@ -97,15 +98,7 @@ class VQVAE(GenerativeModel):
         return self.quantizer.codebook_size
 
     def _check_images(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != tuple(self.config.image_shape):
-            raise ValueError(f"expected images of shape (B, {', '.join(map(str, self.config.image_shape))}), "
-                             f"got {tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
-        if x.is_complex():
-            raise ValueError(f"expected real images in [0, 1], got dtype {x.dtype}")
-        x = x.float()
-        if x.numel() and (not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1):
-            raise ValueError("images must be finite with values in [0, 1] (uint8 grey levels: divide by 255)")
-        return x
+        return check_unit_images(x, self.config.image_shape)
 
     def quantize(self, x: torch.Tensor):
         """x -> (quantized latents (B, d, 7, 7), indices (B, 7, 7), quantizer info)."""

@@ -1,0 +1,23 @@
+"""The one check of grey-level images every image model's public methods share."""
+from __future__ import annotations
+
+import torch
+
+
+def check_unit_images(x, image_shape: tuple[int, ...]) -> torch.Tensor:
+    """``x`` as a float tensor (B, *image_shape) with finite values in [0, 1] (integer and bool inputs become
+    float32, floating ones keep their dtype), or a ValueError naming the problem (shape, dtype, NaN, a value
+    outside [0, 1])."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"expected images as a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != len(image_shape) + 1 or tuple(x.shape[1:]) != tuple(image_shape):
+        raise ValueError(f"expected images of shape (B, {', '.join(map(str, image_shape))}), got {tuple(x.shape)}")
+    if x.is_complex():
+        raise ValueError(f"expected real images in [0, 1], got dtype {x.dtype}")
+    x = x if x.is_floating_point() else x.float()
+    if x.numel() and not torch.isfinite(x).all():
+        raise ValueError("images contain NaN or infinite values; expected finite values in [0, 1]")
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise ValueError(f"image values must lie in [0, 1], found {x.min().item():.4g} .. {x.max().item():.4g} "
+                         "(uint8 grey levels: divide by 255)")
+    return x
