@@ -1,0 +1,141 @@
+"""Score samples against the 10000 MNIST test digits in the feature space of the shipped classifier:
+
+    python -m genzoo.metrics --model ign-mnist --steps 2        # draw 10000 samples (f once and twice) and score
+    accelerate launch -m genzoo.metrics --model gan-mnist --mixed_precision bf16   # the draws split over processes
+    python -m genzoo.metrics --samples samples.npz               # a file written by genzoo.sample
+    python -m genzoo.metrics --calibrate                         # the scale: real digits, pixel noise, one class
+
+Every family's samples are scored the same way: a checkpoint is sampled through the one sample command's
+``sample_many`` (sample i depends on the seed and i alone, so 1 and N processes give the same images), a sample
+file is read as it is. Metrics: classifier FID, KID, precision / recall (k = 3), Inception Score, the classes
+present (at least 1% of the samples) and the smallest and largest class shares; for models that iterate
+(``--steps``), the idempotence gap ||f(f(z)) - f(z)|| / ||f(z)||.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genzoo.metrics.calibration import calibration_sets
+from genzoo.metrics.features import classifier_outputs, load_classifier
+from genzoo.metrics.quality import idempotence_gap
+from genzoo.metrics.sample_metrics import score_features
+from genzoo.results import fmt
+
+COLUMNS = ("samples", "n", "classifier FID", "KID", "precision", "recall", "Inception Score", "classes",
+           "class shares", "idempotence gap")
+
+
+def mnist_images(split: str, data_root: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images (N, 1, 28, 28) in [0, 1], labels) of an MNIST split."""
+    from genzoo.data import MNISTData
+
+    images, labels = MNISTData(root=data_root, labels=True).load(split).batch(slice(None))
+    return images, labels
+
+
+def row(name: str, metrics: dict, gap: float | None = None) -> list[str]:
+    return [name, str(metrics["n"]), fmt(metrics["fid"]), fmt(metrics["kid"], 4), fmt(metrics["precision"], 3),
+            fmt(metrics["recall"], 3), fmt(metrics["inception_score"]), str(metrics["classes"]),
+            f"{metrics['min_class_share']:.1%}-{metrics['max_class_share']:.1%}", fmt(gap, 4)]
+
+
+def markdown(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|---|" + "---:|" * (len(COLUMNS) - 1)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+class Scorer:
+    """The test digits' features, computed once, and ``score(images)`` of any set against them."""
+
+    def __init__(self, classifier: str = "mnist-classifier", data_root: str | None = None):
+        self.classifier = load_classifier(classifier)
+        self.real = classifier_outputs(self.classifier, mnist_images("test", data_root)[0])
+
+    def score(self, images: torch.Tensor) -> dict:
+        metrics = score_features(self.real, classifier_outputs(self.classifier, images))
+        return {"n": images.shape[0], **metrics}
+
+
+def calibration_rows(scorer: Scorer, n: int, data_root: str | None = None) -> list[list[str]]:
+    images, labels = mnist_images("train", data_root)
+    return [row(name, scorer.score(images_)) for name, images_ in calibration_sets(images, labels, n).items()]
+
+
+def draw(args) -> tuple[str, torch.Tensor | None]:
+    """(name, samples (N, [steps,] C, H, W)) of a checkpoint through Accelerate (None off the main process),
+    or of a sample file."""
+    if args.samples:
+        with np.load(args.samples) as data:
+            return Path(args.samples).name, torch.from_numpy(data["samples"]).float()
+    from genzoo.checkpoint import load_pretrained
+    from genzoo.launch import make_accelerator
+    from genzoo.sample import sample_many
+
+    accelerator = make_accelerator(args.mixed_precision, cpu=args.cpu)
+    model = load_pretrained(args.model, device=accelerator.device)
+    kwargs = {"steps": args.steps + 1, "all_steps": True} if args.steps else {}
+    samples = sample_many(model, args.n, accelerator, args.seed, args.chunk_size, **kwargs)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return Path(args.model).stem, samples
+
+
+def score_draws(scorer: Scorer, name: str, samples: torch.Tensor, steps: int | None) -> tuple[list, dict]:
+    if not steps:
+        metrics = scorer.score(samples)
+        return [row(name, metrics)], {name: metrics}
+    rows, out = [], {}
+    for k in range(steps):
+        label = f"{name}, f applied {k + 1}x"
+        gap = idempotence_gap(samples[:, k], samples[:, k + 1])
+        out[label] = {**scorer.score(samples[:, k]), "gap": gap}
+        rows.append(row(label, out[label], gap))
+    return rows, out
+
+
+def main(argv: list[str] | None = None) -> str | None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", help="a checkpoint name or path whose model samples images")
+    source.add_argument("--samples", help="a .npz written by genzoo.sample (array 'samples', (N, C, H, W))")
+    parser.add_argument("--calibrate", action="store_true", help="also print the calibration rows")
+    parser.add_argument("--steps", type=int, default=0, help="models that iterate (IGN): score f applied 1..steps times")
+    parser.add_argument("--n", type=int, default=10000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--chunk-size", type=int, default=256)
+    parser.add_argument("--mixed_precision", "--mixed-precision", choices=("no", "fp16", "bf16"), default=None)
+    parser.add_argument("--cpu", action="store_true")
+    parser.add_argument("--classifier", default="mnist-classifier")
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--json", default=None, help="also write the metrics here")
+    args = parser.parse_args(argv)
+    if not (args.model or args.samples or args.calibrate):
+        parser.error("give --model, --samples or --calibrate")
+    name, samples = draw(args) if (args.model or args.samples) else (None, None)
+    if name is not None and samples is None:
+        return None  # not the main process: it helped draw the samples
+    scorer = Scorer(args.classifier, args.data_root)
+    rows, everything = [], {}
+    if args.calibrate:
+        rows += calibration_rows(scorer, args.n, args.data_root)
+    if samples is not None:
+        new_rows, everything = score_draws(scorer, name, samples, args.steps)
+        rows += new_rows
+    table = markdown(rows)
+    print(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps(everything, indent=2))
+    return table
+
+
+def cli() -> None:
+    main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,79 @@
+"""Sample quality as a model's split-level metric, and the results table of the families measured by it.
+
+A family whose models sample images and have no likelihood (IGN, GANs) or whose likelihood says little about
+its images declares ``split_metrics`` through ``SampleQuality``: ``n`` samples drawn through Accelerate (the
+processes share the chunks; sample i depends on the seed and i alone), scored on the main process against the
+split's images with ``genzoo.metrics.sample_metrics``, the numbers sent to every process.
+"""
+from __future__ import annotations
+
+import torch
+from accelerate.utils import broadcast_object_list
+
+from genzoo.metrics.features import classifier_outputs, load_classifier
+from genzoo.metrics.sample_metrics import score_features
+from genzoo.results import ResultsTable, fmt
+
+SAMPLE_QUALITY_TABLE = ResultsTable(
+    "sample-quality",
+    (("checkpoint", "l"), ("architecture", "l"), ("parameters", "r"), ("data", "l"), ("classifier FID", "r"),
+     ("FID, f twice", "r"), ("KID", "r"), ("precision", "r"), ("recall", "r"), ("Inception Score", "r"),
+     ("classes", "r"), ("class shares", "r"), ("idempotence gap", "r")),
+    order=30)
+
+
+def split_images(split) -> torch.Tensor:
+    """All images of a split as float (N, C, H, W) in [0, 1] (labels, if any, dropped)."""
+    batch = split.batch(slice(None))
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def idempotence_gap(before: torch.Tensor, after: torch.Tensor) -> float:
+    """Mean over examples of ||after - before|| / ||before||."""
+    gap = (after - before).flatten(1).norm(dim=1) / before.flatten(1).norm(dim=1).clamp_min(1e-12)
+    return float(gap.mean())
+
+
+class SampleQuality:
+    """``score(model, split, accelerator)``: the sample metrics of ``samples`` draws of ``model`` against the
+    images of ``split``, in the feature space of the classifier checkpoint ``classifier``; none when
+    ``samples`` is 0. ``steps``: also score ``model.sample(n, steps=k)`` for k = 2..steps (suffix ``_k``) and
+    the idempotence gaps ||f^(k+1)(z) - f^k(z)|| / ||f^k(z)|| (``gap_k``), for models that iterate."""
+
+    def __init__(self, classifier: str, samples: int, seed: int = 0):
+        self.classifier, self.samples, self.seed = classifier, samples, seed
+
+    def score(self, model, split, accelerator, steps: int | None = None) -> dict[str, float]:
+        if self.samples == 0:
+            return {}
+        from genzoo.sample import sample_many
+
+        kwargs = {} if steps is None else {"steps": steps + 1, "all_steps": True}
+        draws = sample_many(model, self.samples, accelerator, self.seed, **kwargs)  # main process only
+        metrics = [self._scores(draws, split, steps) if accelerator.is_main_process else None]
+        if accelerator.num_processes > 1:
+            broadcast_object_list(metrics)
+        return metrics[0]
+
+    def _scores(self, draws: torch.Tensor, split, steps: int | None) -> dict[str, float]:
+        classifier = load_classifier(self.classifier)
+        real = classifier_outputs(classifier, split_images(split))
+        sets = [draws] if steps is None else [draws[:, k] for k in range(steps)]
+        out = {}
+        for k, images in enumerate(sets, 1):
+            scores = score_features(real, classifier_outputs(classifier, images))
+            suffix = "" if k == 1 else f"_{k}"
+            out.update({f"{key}{suffix}": value for key, value in scores.items() if not isinstance(value, list)})
+            if steps is not None:
+                out[f"gap_{k}"] = idempotence_gap(draws[:, k - 1], draws[:, k])
+        return out
+
+
+def sample_quality_row(report) -> list[str]:
+    """A row of SAMPLE_QUALITY_TABLE from a report's test metrics."""
+    t, model = report.test, report.model
+    shares = f"{t['min_class_share']:.1%}-{t['max_class_share']:.1%}" if "min_class_share" in t else "-"
+    gap = " / ".join(fmt(t[key], 4) for key in ("gap_1", "gap_2") if key in t) or "-"
+    return [f"`{report.name}`", model.architecture, f"{model.num_parameters():,}", report.dataset.describe(),
+            fmt(t.get("fid")), fmt(t.get("fid_2")), fmt(t.get("kid"), 4), fmt(t.get("precision"), 3),
+            fmt(t.get("recall"), 3), fmt(t.get("inception_score")), str(t.get("classes", "-")), shares, gap]
