@@ -23,6 +23,8 @@ TINY = {  # one small instance of every architecture that samples
     "fourier1d": {"num_frequencies": 4, "channels": 2},
     "gmm1d": {"components": 3},
     "deep_factorized1d": {"filters": (2,)},
+    "ign": {"width": 4, "metric_samples": 0},
+    "gan": {"width": 4, "metric_samples": 0},
 }
 
 
@@ -52,14 +54,16 @@ def test_sample_counts_that_are_not_positive_integers_are_refused(name, n):
         create_model(name, **TINY[name]).sample(n)
 
 
-def test_two_processes_sample_what_one_process_samples(tmp_path):
+@pytest.mark.parametrize("name", ["made", "ign"])
+def test_two_processes_sample_what_one_process_samples(tmp_path, name):
     torch.manual_seed(0)
-    path = save_pretrained(create_model("made", **TINY["made"]), tmp_path / "made.safetensors")
+    model = create_model(name, **TINY[name])
+    path = save_pretrained(model, tmp_path / f"{name}.safetensors")
     args = ["--model", str(path), "--n", "50", "--chunk-size", "8", "--seed", "3"]
     sample_main([*args, "--out", str(tmp_path / "one.npz")])
     torchrun(ROOT / "genzoo" / "sample.py", *args, "--out", tmp_path / "two.npz")
     one, two = np.load(tmp_path / "one.npz"), np.load(tmp_path / "two.npz")
-    assert one["samples"].shape == (50, 1, 3, 4)
+    assert one["samples"].shape == (50, *model.sample(1).shape[1:])
     assert np.array_equal(one["samples"], two["samples"])
     # sample i depends on (seed, chunk size, i) only: fewer samples are a prefix of more
     sample_main([*args[:3], "20", *args[4:], "--out", str(tmp_path / "prefix.npz")])

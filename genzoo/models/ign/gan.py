@@ -1,0 +1,120 @@
+"""The GAN that IGN is a special case of, at IGN's size: generator G = IGN's decoder from a latent code,
+critic D = IGN's encoder with spectral normalization (Miyato et al. 2018) and a linear head.
+
+Both players train in the one training loop from one loss whose stop-gradients route each term to its player
+(simultaneous gradient steps):
+
+    L = L_D(D; sg G(z)) + L_G(G; D frozen)
+
+L_D sees the generated images detached, so only D takes its gradient; L_G scores G(z) with a functional call
+of D on detached parameters and copied buffers (genzoo.models.ign.frozen), so only G takes its gradient and the
+critic's spectral-norm vectors do not move. Losses: hinge (Lim & Ye 2017; Miyato et al. 2018, eq. 16-17) or the
+non-saturating one (Goodfellow et al. 2014, sec. 3).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genzoo.config import Config, NonNegativeInt, PositiveInt
+from genzoo.metrics.quality import SAMPLE_QUALITY_TABLE, SampleQuality, sample_quality_row
+from genzoo.models.base import GenerativeModel
+from genzoo.models.ign.dcgan import dcgan_init_, decoder, encoder
+from genzoo.models.ign.frozen import frozen_call
+from genzoo.models.images import check_unit_images
+from genzoo.registry import register_model
+
+
+def full_precision(scores: torch.Tensor) -> torch.Tensor:
+    """Scores in float32 at least (bf16 / fp16 under autocast), float64 kept: the losses are sums of many."""
+    return scores.to(torch.promote_types(scores.dtype, torch.float32))
+
+
+@dataclass
+class GANConfig(Config):
+    image_shape: tuple[PositiveInt, PositiveInt, PositiveInt] = (1, 28, 28)
+    width: PositiveInt = 64  # as IGN's: the latent code has 8 * width channels
+    generator_norm: Literal["group", "none"] = "group"
+    critic_norm: Literal["group", "none"] = "none"  # spectral normalization already bounds the critic
+    loss: Literal["hinge", "non_saturating"] = "hinge"
+    metric_samples: NonNegativeInt = 10000
+    metric_classifier: str = "mnist-classifier"
+
+
+class Critic(nn.Module):
+    """IGN's encoder with spectral norm, then a linear head: (B, C, 28, 28) on [-1, 1] -> (B,) scores."""
+
+    def __init__(self, channels: int, width: int, norm: str):
+        super().__init__()
+        self.features = encoder(channels, width, norm, spectral=True)
+        self.head = nn.utils.parametrizations.spectral_norm(nn.Linear(8 * width, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).flatten(1)).squeeze(1)
+
+
+@register_model("gan")
+class GAN(GenerativeModel):
+    config_class = GANConfig
+    selection_metric = None
+    results_table = SAMPLE_QUALITY_TABLE
+
+    def __init__(self, config: GANConfig):
+        super().__init__(config)
+        c, h, w = config.image_shape
+        if (h, w) != (28, 28):
+            raise ValueError(f"the DCGAN networks are built for 28x28 images, got image_shape {config.image_shape}")
+        self.latent_channels = 8 * config.width
+        self.generator = decoder(c, config.width, config.generator_norm)
+        self.critic = Critic(c, config.width, config.critic_norm)
+        dcgan_init_(self)
+        self.quality = SampleQuality(config.metric_classifier, config.metric_samples)
+
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        device = generator.device if generator is not None else self.device
+        return torch.randn(n, self.latent_channels, 1, 1, generator=generator, device=device).to(self.device, self.dtype)
+
+    def critic_losses(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+        if self.config.loss == "hinge":
+            return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+        return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+
+    def generator_loss(self, fake_scores: torch.Tensor) -> torch.Tensor:
+        if self.config.loss == "hinge":
+            return -fake_scores.mean()
+        return F.softplus(-fake_scores).mean()  # -log sigmoid(D(G(z))): non-saturating
+
+    def loss(self, batch):
+        x = self.check_images(batch) * 2 - 1  # (B, C, H, W) on [-1, 1]
+        fake = self.generator(self.latent(x.shape[0]))  # (B, C, H, W)
+        scores = self.critic(torch.cat([x, fake.detach()]))  # one critic pass for its own loss: (2B,)
+        real_scores, fake_scores = full_precision(scores).chunk(2)
+        critic_loss = self.critic_losses(real_scores, fake_scores)
+        generator_loss = self.generator_loss(full_precision(frozen_call(self.critic, fake)))
+        metrics = {"critic_loss": critic_loss.detach(), "generator_loss": generator_loss.detach(),
+                   "real_score": real_scores.mean().detach(), "fake_score": fake_scores.mean().detach()}
+        return critic_loss + generator_loss, metrics
+
+    def check_images(self, x) -> torch.Tensor:
+        x = self.check_nonempty(check_unit_images(x, self.config.image_shape))
+        return x.to(self.device, self.dtype)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """G(z) for n latent codes -> (n, C, H, W) in [0, 1]."""
+        y = self.generator(self.latent(self.check_sample_count(n), generator))
+        return ((y.float() + 1) / 2).clamp(0, 1)
+
+    def evaluation_metrics(self, batch) -> dict[str, torch.Tensor]:
+        """Per image: the critic's score of real images."""
+        return {"critic_score": self.critic(self.check_images(batch) * 2 - 1).float()}
+
+    def split_metrics(self, split, accelerator) -> dict[str, float]:
+        return self.quality.score(self, split, accelerator)
+
+    def results_row(self, report) -> list[str]:
+        return sample_quality_row(report)

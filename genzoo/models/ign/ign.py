@@ -1,0 +1,239 @@
+"""Idempotent Generative Network (Shocher et al. 2023, "Idempotent Generative Network", arXiv 2311.01462).
+
+One network f maps images to images. Real images are to be fixed points, f(x) = x, and f of noise is to land
+on the data in one step, f(f(z)) = f(z). With D a distance (L1 or squared, mean over pixels) and
+delta(y) = D(f(y), y), the paper's objective (sec. 2.2, eq. 7-9) is
+
+    L_rec   = delta(x)                          = D(f(x), x)
+    L_idem  = D(f'(f(z)), f(z))                 outer application frozen: gradient only through f(z)
+    L_tight = -D(f(f'(z)), f'(z))               inner application frozen: f(z) enters detached
+    L       = l_r L_rec + l_i L_idem + l_t L_tight,
+
+with L_tight smoothed as tanh(L_tight / (a L_rec)) a L_rec (L_rec detached, a = 1.5; sec. 2.3), which bounds it
+to (-a L_rec, 0]. Three forms give the same parameter gradients (tests/models/ign):
+
+- ``paper``: the frozen applications as functional calls on detached parameters (four passes of f).
+- ``single_loss``: Su Jianlin's reading of IGN as a GAN whose generator and critic are one network ("IGN: a GAN
+  that merges discrimination and generation", 2024): with sg a stop-gradient,
+  L = l_r delta(x) + l_i [delta(f(z)) - delta(sg f(z))] + l_t smooth(-delta(sg f(z))); the two deltas have the
+  same value, and their parameter gradients through the outer f cancel (four passes of f).
+- ``single_pass``: one outer application f(f(z)) serves both terms, its two gradient paths scaled separately
+  after the forward: the parameters by -l_t smooth'(L_tight) (tightness), the input f(z) by l_i (idempotence).
+  Three passes of f instead of four. Defined for every l_t, including 0 and a saturated tanh (no ratio of the
+  two weights is taken).
+
+Inside, images live on [-1, 1] (f ends in tanh); the public API takes and returns images on [0, 1].
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from genzoo.metrics.quality import SAMPLE_QUALITY_TABLE, SampleQuality, sample_quality_row
+from genzoo.models.base import GenerativeModel
+from genzoo.models.ign.dcgan import dcgan_init_, decoder, encoder
+from genzoo.models.ign.frozen import call_with_gradient_scales, frozen_call
+from genzoo.models.ign.noise import FourierNoise
+from genzoo.models.images import check_unit_images
+from genzoo.preview import save_image_grid
+from genzoo.registry import register_model
+
+FORMS = ("paper", "single_loss", "single_pass")
+
+
+def check_steps(steps) -> int:
+    """The number of applications of f, an integer >= 1, or a ValueError naming it."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps (applications of f) must be an integer >= 1, got {steps!r}")
+    return steps
+
+
+@dataclass
+class IGNConfig(Config):
+    image_shape: tuple[PositiveInt, PositiveInt, PositiveInt] = (1, 28, 28)
+    width: PositiveInt = 64  # the encoder's first convolution; the code is 8 * width channels at 1x1
+    norm: Literal["group", "none"] = "group"  # never BatchNorm: a frozen application must not move statistics
+    distance: Literal["l1", "l2"] = "l1"
+    noise: Literal["gaussian", "fourier"] = "gaussian"
+    form: Literal["paper", "single_loss", "single_pass"] = "paper"
+    lambda_rec: NonNegativeFloat = 20.0
+    lambda_idem: NonNegativeFloat = 20.0
+    lambda_tight: NonNegativeFloat = 2.5
+    tight_clamp_ratio: PositiveFloat = 1.5  # a: L_tight smoothed to (-a L_rec, 0]
+    smooth_tight: bool = True
+    tight_warmup: NonNegativeInt = 0  # loss calls over which l_t rises linearly from 0 (0: none)
+    metric_samples: NonNegativeInt = 10000  # samples scored against a split at evaluation (0: none)
+    metric_classifier: str = "mnist-classifier"  # the feature network of the sample metrics
+
+
+@register_model("ign")
+class IGN(GenerativeModel):
+    """f = decoder . encoder (genzoo.models.ign.dcgan); ``sample(n)`` is f(z), ``sample(n, steps=k)`` applies f
+    k times, ``project(x)`` applies f to any image in [0, 1] (a corrupted digit moves towards the data)."""
+
+    config_class = IGNConfig
+    selection_metric = None  # no likelihood: the final (or EMA) weights are exported
+    results_table = SAMPLE_QUALITY_TABLE
+
+    def __init__(self, config: IGNConfig):
+        super().__init__(config)
+        c, h, w = config.image_shape
+        if (h, w) != (28, 28):
+            raise ValueError(f"IGN's DCGAN network is built for 28x28 images, got image_shape {config.image_shape}")
+        self.net = nn.Sequential(encoder(c, config.width, config.norm), decoder(c, config.width, config.norm))
+        dcgan_init_(self.net)
+        self.fourier = FourierNoise(config.image_shape) if config.noise == "fourier" else None
+        self.register_buffer("loss_calls", torch.zeros((), dtype=torch.int64))  # for the l_t warm-up
+        self.quality = SampleQuality(config.metric_classifier, config.metric_samples)
+
+    # --- the network on [-1, 1] ---------------------------------------------------------------------------
+    def f(self, y: torch.Tensor) -> torch.Tensor:
+        """(B, C, 28, 28) on [-1, 1] -> (B, C, 28, 28) on [-1, 1]."""
+        return self.net(y)
+
+    def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """D(a, b): the mean over pixels of |a - b| or (a - b)^2, per example -> (B,)."""
+        diff = (a - b).flatten(1)
+        return (diff.abs() if self.config.distance == "l1" else diff.pow(2)).mean(1)
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, C, H, W) noise on the network's scale: white N(0, 1), or FFT noise fitted to the data."""
+        device = generator.device if generator is not None else self.device
+        white = torch.randn(n, *self.config.image_shape, generator=generator, device=device).to(self.device, self.dtype)
+        return self.fourier(white) if self.fourier is not None else white
+
+    def fit_data(self, train) -> None:
+        """FFT noise: the per-frequency statistics of the training images, once, before training."""
+        if self.fourier is not None:
+            self.fourier.fit(train.to_batch(*train.tensors()[:1]).to(self.device) * 2 - 1)
+
+    # --- the objective ----------------------------------------------------------------------------------------
+    def tight_weight(self) -> float:
+        c = self.config
+        if c.tight_warmup == 0:
+            return c.lambda_tight
+        return c.lambda_tight * min(1.0, (int(self.loss_calls) + 1) / c.tight_warmup)
+
+    def smooth(self, tight: torch.Tensor, rec: torch.Tensor) -> torch.Tensor:
+        """tanh(L_tight / (a L_rec)) a L_rec with L_rec detached (sec. 2.3), or L_tight unsmoothed."""
+        if not self.config.smooth_tight:
+            return tight
+        bound = self.config.tight_clamp_ratio * rec.detach()
+        return torch.tanh(tight / bound) * bound
+
+    def loss(self, batch):
+        x = self.check_images(batch) * 2 - 1  # (B, C, H, W) on [-1, 1]
+        z = self.noise(x.shape[0])
+        terms = {"paper": self._paper, "single_loss": self._single_loss, "single_pass": self._single_pass}
+        loss, metrics = terms[self.config.form](x, z, self.tight_weight())
+        if self.training:
+            self.loss_calls += 1
+        return loss, {key: value.detach() for key, value in metrics.items()}
+
+    def _paper(self, x, z, l_t):
+        c = self.config
+        fz = self.f(z)
+        rec = self.distance(self.f(x), x).mean()
+        idem = self.distance(frozen_call(self.net, fz), fz).mean()  # outer f frozen
+        tight = -self.distance(self.f(fz.detach()), fz.detach()).mean()  # inner f frozen
+        loss = c.lambda_rec * rec + c.lambda_idem * idem + l_t * self.smooth(tight, rec)
+        return loss, {"rec": rec, "idem": idem, "tight": tight}
+
+    def _single_loss(self, x, z, l_t):
+        c = self.config
+        fz = self.f(z)
+        rec = self.distance(self.f(x), x).mean()
+        delta_fz = self.distance(self.f(fz), fz).mean()  # delta(f(z))
+        delta_sg = self.distance(self.f(fz.detach()), fz.detach()).mean()  # delta(sg f(z)): the same value
+        loss = c.lambda_rec * rec + c.lambda_idem * (delta_fz - delta_sg) + l_t * self.smooth(-delta_sg, rec)
+        return loss, {"rec": rec, "idem": delta_fz, "tight": -delta_sg}
+
+    def _single_pass(self, x, z, l_t):
+        c = self.config
+        fz = self.f(z)
+        rec = self.distance(self.f(x), x).mean()
+        ffz, scale = call_with_gradient_scales(self.net, fz)  # the one outer application
+        d = self.distance(ffz, fz.detach()).mean()  # = L_idem = -L_tight in value
+        tight = -d
+        with torch.enable_grad():  # smooth'(L_tight) at this point: the tightness term's slope
+            t = tight.detach().requires_grad_(True)
+            (slope,) = torch.autograd.grad(self.smooth(t, rec.detach()), t)
+        scale(parameters=-l_t * slope, inputs=c.lambda_idem)  # d's gradient: params as l_t L_tight, f(z) as l_i L_idem
+        # L_idem's path through its second argument, f(z) itself (the outer output held fixed)
+        idem_direct = c.lambda_idem * self.distance(ffz.detach(), fz).mean()
+        value = c.lambda_rec * rec + c.lambda_idem * d + l_t * self.smooth(tight, rec)  # the paper's L, for logs
+        gradient_part = d + idem_direct
+        loss = c.lambda_rec * rec + gradient_part - gradient_part.detach() + (value - c.lambda_rec * rec).detach()
+        return loss, {"rec": rec, "idem": d, "tight": tight}
+
+    # --- images on [0, 1] ------------------------------------------------------------------------------------------
+    def check_images(self, x) -> torch.Tensor:
+        x = self.check_nonempty(check_unit_images(x, self.config.image_shape))
+        return x.to(self.device, self.dtype)
+
+    @torch.no_grad()
+    def project(self, x: torch.Tensor, steps: int = 1) -> torch.Tensor:
+        """f applied ``steps`` times to images in [0, 1] -> images in [0, 1]."""
+        y = self.check_images(x) * 2 - 1
+        for _ in range(check_steps(steps)):
+            y = self.f(y)
+        return ((y.float() + 1) / 2).clamp(0, 1)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, steps: int = 1,
+               all_steps: bool = False) -> torch.Tensor:
+        """f applied ``steps`` times to noise -> (n, C, H, W) in [0, 1]; ``all_steps``: every application,
+        (n, steps, C, H, W)."""
+        y = self.noise(self.check_sample_count(n), generator)
+        out = []
+        for _ in range(check_steps(steps)):
+            y = self.f(y)
+            out.append(((y.float() + 1) / 2).clamp(0, 1))
+        return torch.stack(out, 1) if all_steps else out[-1]
+
+    # --- evaluation ----------------------------------------------------------------------------------------------
+    def evaluation_metrics(self, batch) -> dict[str, torch.Tensor]:
+        """Per image: delta(x), how far f moves a real image."""
+        x = self.check_images(batch) * 2 - 1
+        return {"rec": self.distance(self.f(x).float(), x)}
+
+    def split_metrics(self, split, accelerator) -> dict[str, float]:
+        """Sample quality against the split's images after one and two applications of f, and the idempotence
+        gaps ||f(f(z)) - f(z)|| / ||f(z)|| and ||f3(z) - f2(z)|| / ||f2(z)||."""
+        return self.quality.score(self, split, accelerator, steps=2)
+
+    def results_row(self, report) -> list[str]:
+        return sample_quality_row(report)
+
+    @torch.no_grad()
+    def write_preview(self, path, n: int = 64, seed: int = 0, reference=None):
+        """``path``: a grid of one-step samples f(z); beside it ``<stem>_twice.png``, f(f(z)) for the same z, and,
+        given ``reference`` images, ``<stem>_projections.png``: rows of corrupted test digits (pixel noise, the
+        lower half masked, inverted), each above f of them."""
+        path = Path(path)
+        both = self.sample(n, generator=torch.Generator().manual_seed(seed), steps=2, all_steps=True)
+        save_image_grid(both[:, 1], path.with_name(f"{path.stem}_twice.png"))
+        if reference is not None:
+            digits = reference().head(8)
+            digits = (digits[0] if isinstance(digits, (tuple, list)) else digits).to(self.device)
+            rows = []
+            for corrupted in corruptions(digits, torch.Generator().manual_seed(seed)).values():
+                rows += [corrupted, self.project(corrupted)]
+            save_image_grid(torch.cat(rows), path.with_name(f"{path.stem}_projections.png"), nrow=digits.shape[0])
+        return save_image_grid(both[:, 0], path)
+
+
+def corruptions(x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Digits in [0, 1] made unlike the data: Gaussian pixel noise (sigma 0.3), the lower half masked to
+    black, and inverted grey levels."""
+    noise = torch.randn(x.shape, generator=generator).to(x.device) * 0.3
+    masked = x.clone()
+    masked[..., x.shape[-2] // 2:, :] = 0
+    return {"noise": (x + noise).clamp(0, 1), "masked half": masked, "inverted": 1 - x}
+
+__all__ = ["FORMS", "IGN", "IGNConfig"]

@@ -1,0 +1,182 @@
+"""IGN: the three forms of its objective give the same gradients, the frozen application is frozen, the
+tightness term is bounded, FFT noise has the fitted spectrum, and the public boundaries refuse bad input."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from genzoo.models.ign.ign import FORMS
+from genzoo.models.ign.noise import FourierNoise
+from genzoo.registry import create_model
+
+
+def small_ign(**overrides):
+    torch.manual_seed(0)
+    settings = {"width": 4, "metric_samples": 0, **overrides}
+    return create_model("ign", **settings).double()
+
+
+def gradients(model, x: torch.Tensor, seed: int = 1) -> tuple[float, dict[str, torch.Tensor], dict]:
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(seed)  # the same noise z for every form
+    loss, metrics = model.loss(x)
+    loss.backward()
+    return float(loss.detach()), {n: p.grad.clone() for n, p in model.named_parameters()}, metrics
+
+
+def images(n: int = 3) -> torch.Tensor:
+    return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+
+
+@pytest.mark.parametrize("smooth", [True, False])
+@pytest.mark.parametrize("distance", ["l1", "l2"])
+@pytest.mark.parametrize("lambda_tight", [2.5, 0.0])
+def test_the_three_forms_give_the_same_parameter_gradients(smooth, distance, lambda_tight):
+    x = images()
+    results = {}
+    for form in FORMS:
+        model = small_ign(form=form, smooth_tight=smooth, distance=distance, lambda_tight=lambda_tight)
+        results[form] = gradients(model, x)
+    _, reference, ref_metrics = results["paper"]
+    assert any(g.abs().max() > 1e-6 for g in reference.values())
+    for form in ("single_loss", "single_pass"):
+        _, grads, metrics = results[form]
+        for name, g in grads.items():
+            torch.testing.assert_close(g, reference[name], rtol=0, atol=1e-10, msg=f"{form}: {name}")
+        for key in ("rec", "idem", "tight"):
+            torch.testing.assert_close(metrics[key], ref_metrics[key], rtol=0, atol=1e-12)
+    # the one-pass form also reports the paper's objective as its loss value
+    assert results["single_pass"][0] == pytest.approx(results["paper"][0], abs=1e-10)
+
+
+def test_the_forms_differ_from_a_wrong_routing():
+    # the test above can fail: dropping the stop-gradient of the tightness term's input changes the gradients
+    x = images()
+    model = small_ign(form="paper")
+    _, reference, _ = gradients(model, x)
+    wrong = small_ign(form="paper")
+    original = wrong._paper
+
+    def leaky(x, z, l_t):
+        c = wrong.config
+        fz = wrong.f(z)
+        rec = wrong.distance(wrong.f(x), x).mean()
+        idem = wrong.distance(wrong.f(fz), fz).mean()  # outer application not frozen
+        tight = -wrong.distance(wrong.f(fz.detach()), fz.detach()).mean()
+        return c.lambda_rec * rec + c.lambda_idem * idem + l_t * wrong.smooth(tight, rec), {"rec": rec}
+
+    wrong._paper = leaky
+    _, leaked, _ = gradients(wrong, x)
+    wrong._paper = original
+    assert max((leaked[n] - reference[n]).abs().max() for n in reference) > 1e-6
+
+
+def test_paper_form_equals_a_loss_built_with_an_explicit_frozen_copy():
+    x = images()
+    model = small_ign(form="paper")
+    _, grads, _ = gradients(model, x)
+    copy_net = copy.deepcopy(model.net).requires_grad_(False)  # what the paper's code keeps in sync
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(1)
+    c = model.config
+    x2 = x * 2 - 1
+    z = torch.randn(x.shape[0], 1, 28, 28).double()  # as model.noise draws it
+    fz = model.f(z)
+    rec = model.distance(model.f(x2), x2).mean()
+    idem = model.distance(copy_net(fz), fz).mean()
+    tight = -model.distance(model.f(fz.detach()), fz.detach()).mean()
+    (c.lambda_rec * rec + c.lambda_idem * idem + c.lambda_tight * model.smooth(tight, rec)).backward()
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(grads[name], p.grad, rtol=0, atol=1e-10)
+
+
+def test_the_frozen_application_takes_no_gradient_and_moves_no_buffer():
+    from genzoo.models.ign.frozen import frozen_call
+
+    gan = create_model("gan", width=4, metric_samples=0).double().train()  # spectral norm: buffers u, v
+    critic = gan.critic
+    before = {n: b.clone() for n, b in critic.named_buffers()}
+    params = {n: p.clone() for n, p in critic.named_parameters()}
+    x = torch.rand(2, 1, 28, 28, dtype=torch.float64, requires_grad=True)
+    frozen_call(critic, x).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert all(p.grad is None for p in critic.parameters())
+    assert all(torch.equal(b, before[n]) for n, b in critic.named_buffers())
+    assert all(torch.equal(p, params[n]) for n, p in critic.named_parameters())
+    critic(x)  # a plain training-mode call does move the power-iteration vectors: the check above can fail
+    assert any(not torch.equal(b, before[n]) for n, b in critic.named_buffers())
+
+
+def test_the_smoothed_tightness_term_lies_in_minus_a_rec_to_zero():
+    model = small_ign(tight_clamp_ratio=1.5)
+    rec = torch.tensor(0.4, dtype=torch.float64)
+    tight = -torch.tensor([0.0, 1e-4, 0.3, 1.0, 100.0, 1e8], dtype=torch.float64)
+    smoothed = model.smooth(tight, rec)
+    assert smoothed[0] == 0 and (smoothed <= 0).all() and (smoothed >= -1.5 * 0.4 - 1e-12).all()
+    assert (smoothed[1:4] > -1.5 * 0.4).all() and (smoothed.diff() <= 0).all()  # tanh reaches -1 in floats
+    torch.testing.assert_close(smoothed[1], tight[1], rtol=1e-3, atol=0)  # ~ identity near 0
+    assert smoothed.min() >= -0.6 - 1e-12 and small_ign(smooth_tight=False).smooth(tight, rec).min() == -1e8
+
+
+def test_fft_noise_reproduces_the_fitted_spectrum():
+    g = torch.Generator().manual_seed(0)
+    # training images with a spectrum far from white: smooth blobs plus a mean image
+    base = torch.randn(4000, 1, 7, 7, generator=g)
+    train = torch.nn.functional.interpolate(base, size=(28, 28), mode="bilinear") + torch.linspace(-1, 1, 28)
+    noise = FourierNoise((1, 28, 28))
+    noise.fit(train)
+    n = 20000
+    spec = torch.fft.rfft2(noise(torch.randn(n, 1, 28, 28, generator=g)).double())
+    for part, mean, std in ((spec.real, noise.mean_re, noise.std_re), (spec.imag, noise.mean_im, noise.std_im)):
+        se = std.double() / n**0.5
+        assert ((part.mean(0) - mean).abs() <= 5 * se + 1e-6).all()
+        varying = std > 1e-3
+        ratio = part.std(0)[varying] / std[varying]
+        assert (ratio - 1).abs().max() < 0.08
+    data_std = torch.fft.rfft2(train.double()).real.std(0)
+    assert (noise.std_re - data_std).abs().max() < 1e-3 * data_std.max()
+
+
+def test_unfitted_fft_noise_is_the_white_noise_itself():
+    white = torch.randn(5, 1, 28, 28)
+    torch.testing.assert_close(FourierNoise((1, 28, 28))(white), white, rtol=0, atol=1e-5)
+
+
+def test_sample_steps_apply_f_again_and_project_applies_f():
+    model = small_ign().float().eval()
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    once = model.sample(4, generator=g())
+    both = model.sample(4, generator=g(), steps=2, all_steps=True)
+    assert once.shape == (4, 1, 28, 28) and both.shape == (4, 2, 1, 28, 28)
+    torch.testing.assert_close(both[:, 0], once)
+    torch.testing.assert_close(both[:, 1], model.project(once), rtol=0, atol=1e-5)
+    torch.testing.assert_close(model.sample(4, generator=g(), steps=2), both[:, 1])
+    assert 0 <= once.min() and once.max() <= 1
+
+
+@pytest.mark.parametrize("bad, message", [
+    (torch.rand(2, 1, 27, 28), "shape"),
+    (torch.rand(2, 28, 28), "shape"),
+    (torch.rand(2, 1, 28, 28) * 2, r"\[0, 1\]"),
+    (torch.full((2, 1, 28, 28), float("nan")), "NaN"),
+    (torch.zeros(0, 1, 28, 28), "empty"),
+])
+@pytest.mark.parametrize("architecture", ["ign", "gan"])
+def test_bad_images_get_a_clear_error(bad, message, architecture):
+    model = create_model(architecture, width=4, metric_samples=0)
+    with pytest.raises(ValueError, match=message):
+        model.loss(bad)
+    if architecture == "ign" and bad.shape[0]:
+        with pytest.raises(ValueError, match=message):
+            model.project(bad)
+
+
+def test_bad_sample_counts_and_steps_are_refused():
+    model = small_ign()
+    for n in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="integer >= 1"):
+            model.sample(n)
+    with pytest.raises(ValueError, match="steps"):
+        model.sample(2, steps=0)
