@@ -13,6 +13,7 @@ import json
 import math
 import os
 import shutil
+import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -93,15 +94,17 @@ class TrainState:
     def __init__(self):
         self.step, self.best_metric, self.best_step = 0, math.inf, -1
         self.initial_metric = math.nan  # the selection metric on valid before the first step
+        self.seconds = 0.0  # wall time spent in optimizer steps (not evaluating or saving), over every piece
 
     def state_dict(self) -> dict:
         return {"step": self.step, "best_metric": self.best_metric, "best_step": self.best_step,
-                "initial_metric": self.initial_metric}
+                "initial_metric": self.initial_metric, "seconds": self.seconds}
 
     def load_state_dict(self, state: dict) -> None:
         self.step, self.best_step = int(state["step"]), int(state["best_step"])
         self.best_metric = float(state["best_metric"])
         self.initial_metric = float(state.get("initial_metric", math.nan))
+        self.seconds = float(state.get("seconds", 0.0))
 
 
 class MetricMeans:
@@ -285,7 +288,9 @@ def _loop(run: _RunContext, model, ema) -> None:
     means = MetricMeans()
     run.forward.train()
     while state.step < config.max_steps:
+        start = time.perf_counter()
         loss, metrics = _optimizer_step(run, next(run.loader))
+        state.seconds += time.perf_counter() - start
         means.add({"loss": loss, **metrics})
         if not accelerator.sync_gradients:
             continue
@@ -415,6 +420,7 @@ def _export(run: _RunContext) -> dict:
         test = evaluate(model, run.splits["test"], accelerator, config.eval_batch_size)
         metrics.update({f"test_{k}": v for k, v in test.items()})
     metrics["step"] = run.state.best_step if run.selection_metric is not None else run.state.step
+    metrics["train_seconds"] = round(run.state.seconds, 1)  # to the last step, not to the selected one
     path = out / "model.safetensors"
     if accelerator.is_main_process:
         save_pretrained(model, path, metrics=metrics, dataset=run.dataset, train_config=run.train_record, dtype=dtype)
