@@ -1,0 +1,101 @@
+"""IGN against the same-size GAN, scored by the shipped classifier's sample metrics, at equal steps and at equal
+training time, with the calibration rows that give the metrics their scale:
+
+    python -m bench.ign_compare runs/ign-mnist runs/ign-single-pass runs/gan-mnist runs/gan-ns \
+        [--at-steps 1500 3000] [--n 10000] [--write-readme]
+
+Each run folder is one `train/ign.py` run; its saved states (``checkpoints/step_*``, EMA weights where kept) are
+rebuilt from the run's ``config.json`` and scored at each step of ``--at-steps`` it holds (default: its last).
+Time is the run's own record of its optimizer steps (``train_seconds``; runs on a shared 2-core CPU, so take the
+step times of ``python -m bench.ign_forms`` for the forms' speed). IGN rows are scored at one and at two
+applications of f, with the idempotence gap ||f(f(z)) - f(z)|| / ||f(z)||.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from bench.common import markdown_table, print_table
+from genzoo.cli import build_run
+from genzoo.evaluate import write_readme
+from genzoo.metrics.__main__ import Scorer, calibration_rows
+from genzoo.metrics.quality import idempotence_gap
+from genzoo.results import fmt
+from genzoo.run_folder import EMA_FILE, STATE_FILE
+from genzoo.sample import chunk_generator
+
+START, END = "<!-- ign-compare:start -->", "<!-- ign-compare:end -->"
+README = Path(__file__).resolve().parent.parent / "README.md"
+HEADERS = ["run", "form / loss", "parameters", "step", "train time (s)", "classifier FID", "KID", "precision",
+           "recall", "Inception Score", "classes", "class shares", "idempotence gap"]
+
+
+def load_state(run: Path, step: int):
+    """The run's model with the (EMA) weights of its checkpoint at ``step``, and the seconds trained to it."""
+    config = json.loads((run / "config.json").read_text())
+    model, _, _ = build_run(config)
+    folder = run / "checkpoints" / f"step_{step:08d}"
+    if (folder / EMA_FILE).is_file():
+        state = {k.removeprefix("module."): v for k, v in load_file(folder / EMA_FILE).items() if k != "n_averaged"}
+    else:
+        state = {k.removeprefix("model."): v for k, v in load_file(folder / "model.safetensors").items()}
+    model.load_state_dict(state)
+    seconds = json.loads((folder / STATE_FILE).read_text())["train"].get("seconds")
+    return model.eval(), seconds
+
+
+def saved_steps(run: Path) -> list[int]:
+    return sorted(int(p.name.removeprefix("step_")) for p in (run / "checkpoints").glob("step_*"))
+
+
+@torch.no_grad()
+def draw(model, n: int, chunk: int = 256, **kwargs) -> torch.Tensor:
+    """n samples drawn as genzoo.sample draws them (chunk j from generator (0, j))."""
+    return torch.cat([model.sample(chunk, generator=chunk_generator(0, j), **kwargs)
+                      for j in range((n + chunk - 1) // chunk)])[:n]
+
+
+def rows_of(scorer: Scorer, run: Path, step: int, n: int) -> list[list[str]]:
+    model, seconds = load_state(run, step)
+    iterates = model.architecture == "ign"
+    what = model.config.form if iterates else model.config.loss
+    samples = draw(model, n, steps=3, all_steps=True) if iterates else draw(model, n)[:, None]
+    rows = []
+    for k in range(2 if iterates else 1):
+        m = scorer.score(samples[:, k])
+        gap = idempotence_gap(samples[:, k], samples[:, k + 1]) if iterates else None
+        name = run.name + (f", f applied {k + 1}x" if iterates else "")
+        rows.append([name, what, f"{model.num_parameters():,}", str(step), fmt(seconds, 0), fmt(m["fid"]),
+                     fmt(m["kid"], 4), fmt(m["precision"], 3), fmt(m["recall"], 3), fmt(m["inception_score"]),
+                     str(m["classes"]), f"{m['min_class_share']:.1%}-{m['max_class_share']:.1%}", fmt(gap, 4)])
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--at-steps", nargs="*", type=int, default=None)
+    parser.add_argument("--n", type=int, default=10000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--write-readme", action="store_true")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    scorer = Scorer()
+    rows = [[name, "calibration", "-", "-", "-", *cells[1:]] for name, *cells in calibration_rows(scorer, args.n)]
+    for run in args.runs:
+        steps = [s for s in (args.at_steps or saved_steps(run)[-1:]) if s in saved_steps(run)]
+        for step in steps:
+            rows += rows_of(scorer, run, step, args.n)
+    print_table(HEADERS, rows)
+    if args.write_readme:
+        caption = (f"{args.n} samples against the 10000 MNIST test digits, features of `mnist-classifier` "
+                   "(`python -m bench.ign_compare`)")
+        write_readme(f"{caption}\n\n{markdown_table(HEADERS, rows)}", README, START, END)
+
+
+if __name__ == "__main__":
+    main()
