@@ -19,7 +19,7 @@ def test_console_scripts_exit_with_status_zero(tmp_path, monkeypatch):
     import tomllib
 
     scripts = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]["scripts"]
-    assert set(scripts) == {"genzoo-train", "genzoo-sample", "genzoo-evaluate"}
+    assert set(scripts) == {"genzoo-train", "genzoo-sample", "genzoo-evaluate", "genzoo-metrics"}
     module, name = scripts["genzoo-sample"].split(":")
     path = save_pretrained(create_model("nade", image_shape=(1, 2, 3), hidden=3), tmp_path / "nade.safetensors")
     monkeypatch.setattr("sys.argv", ["genzoo-sample", "--model", str(path), "--n", "4", "--out", str(tmp_path / "x.png")])

@@ -16,8 +16,8 @@ def check_unit_images(x, image_shape: tuple[int, ...]) -> torch.Tensor:
         raise ValueError(f"expected real images in [0, 1], got dtype {x.dtype}")
     x = x if x.is_floating_point() else x.float()
     if x.numel() and not torch.isfinite(x).all():
-        raise ValueError("images contain NaN or infinite values; expected finite values in [0, 1]")
+        raise ValueError("images must be finite with values in [0, 1]; found NaN or infinite values")
     if x.numel() and (x.min() < 0 or x.max() > 1):
-        raise ValueError(f"image values must lie in [0, 1], found {x.min().item():.4g} .. {x.max().item():.4g} "
-                         "(uint8 grey levels: divide by 255)")
+        raise ValueError(f"images must be finite with values in [0, 1], found {x.min().item():.4g} .. "
+                         f"{x.max().item():.4g} (uint8 grey levels: divide by 255)")
     return x
