@@ -21,11 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from genzoo.config import Config, NonNegativeInt, PositiveInt
-from genzoo.metrics.quality import SAMPLE_QUALITY_TABLE, SampleQuality, sample_quality_row
-from genzoo.models.base import GenerativeModel
+from genzoo.models.ign.base import DCGANImageModel
 from genzoo.models.ign.dcgan import dcgan_init_, decoder, encoder
 from genzoo.models.ign.frozen import frozen_call
-from genzoo.models.images import check_unit_images
 from genzoo.registry import register_model
 
 
@@ -58,21 +56,16 @@ class Critic(nn.Module):
 
 
 @register_model("gan")
-class GAN(GenerativeModel):
+class GAN(DCGANImageModel):
     config_class = GANConfig
-    selection_metric = None
-    results_table = SAMPLE_QUALITY_TABLE
 
     def __init__(self, config: GANConfig):
         super().__init__(config)
-        c, h, w = config.image_shape
-        if (h, w) != (28, 28):
-            raise ValueError(f"the DCGAN networks are built for 28x28 images, got image_shape {config.image_shape}")
+        c = config.image_shape[0]
         self.latent_channels = 8 * config.width
         self.generator = decoder(c, config.width, config.generator_norm)
         self.critic = Critic(c, config.width, config.critic_norm)
         dcgan_init_(self)
-        self.quality = SampleQuality(config.metric_classifier, config.metric_samples)
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         device = generator.device if generator is not None else self.device
@@ -89,7 +82,7 @@ class GAN(GenerativeModel):
         return F.softplus(-fake_scores).mean()  # -log sigmoid(D(G(z))): non-saturating
 
     def loss(self, batch):
-        x = self.check_images(batch) * 2 - 1  # (B, C, H, W) on [-1, 1]
+        x = self.check_images(batch)  # (B, C, H, W) on [-1, 1]
         fake = self.generator(self.latent(x.shape[0]))  # (B, C, H, W)
         scores = self.critic(torch.cat([x, fake.detach()]))  # one critic pass for its own loss: (2B,)
         real_scores, fake_scores = full_precision(scores).chunk(2)
@@ -99,22 +92,13 @@ class GAN(GenerativeModel):
                    "real_score": real_scores.mean().detach(), "fake_score": fake_scores.mean().detach()}
         return critic_loss + generator_loss, metrics
 
-    def check_images(self, x) -> torch.Tensor:
-        x = self.check_nonempty(check_unit_images(x, self.config.image_shape))
-        return x.to(self.device, self.dtype)
-
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """G(z) for n latent codes -> (n, C, H, W) in [0, 1]."""
-        y = self.generator(self.latent(self.check_sample_count(n), generator))
-        return ((y.float() + 1) / 2).clamp(0, 1)
+        return self.to_unit(self.generator(self.latent(self.check_sample_count(n), generator)))
 
     def evaluation_metrics(self, batch) -> dict[str, torch.Tensor]:
-        """Per image: the critic's score of real images."""
-        return {"critic_score": self.critic(self.check_images(batch) * 2 - 1).float()}
-
-    def split_metrics(self, split, accelerator) -> dict[str, float]:
-        return self.quality.score(self, split, accelerator)
-
-    def results_row(self, report) -> list[str]:
-        return sample_quality_row(report)
+        """Per image: the critic's score of real images (of the evaluated weights: with an EMA of weights the
+        averaged spectral-norm vectors are no longer unit vectors, so the EMA critic's scale means nothing; the
+        generator is what the EMA is kept for)."""
+        return {"critic_score": self.critic(self.check_images(batch)).float()}

@@ -34,12 +34,10 @@ import torch
 from torch import nn
 
 from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
-from genzoo.metrics.quality import SAMPLE_QUALITY_TABLE, SampleQuality, sample_quality_row
-from genzoo.models.base import GenerativeModel
+from genzoo.models.ign.base import DCGANImageModel
 from genzoo.models.ign.dcgan import dcgan_init_, decoder, encoder
 from genzoo.models.ign.frozen import call_with_gradient_scales, frozen_call
 from genzoo.models.ign.noise import FourierNoise
-from genzoo.models.images import check_unit_images
 from genzoo.preview import save_image_grid
 from genzoo.registry import register_model
 
@@ -72,24 +70,20 @@ class IGNConfig(Config):
 
 
 @register_model("ign")
-class IGN(GenerativeModel):
+class IGN(DCGANImageModel):
     """f = decoder . encoder (genzoo.models.ign.dcgan); ``sample(n)`` is f(z), ``sample(n, steps=k)`` applies f
     k times, ``project(x)`` applies f to any image in [0, 1] (a corrupted digit moves towards the data)."""
 
     config_class = IGNConfig
-    selection_metric = None  # no likelihood: the final (or EMA) weights are exported
-    results_table = SAMPLE_QUALITY_TABLE
+    quality_steps = 2  # f once and twice, and the idempotence gaps
 
     def __init__(self, config: IGNConfig):
         super().__init__(config)
-        c, h, w = config.image_shape
-        if (h, w) != (28, 28):
-            raise ValueError(f"IGN's DCGAN network is built for 28x28 images, got image_shape {config.image_shape}")
+        c = config.image_shape[0]
         self.net = nn.Sequential(encoder(c, config.width, config.norm), decoder(c, config.width, config.norm))
         dcgan_init_(self.net)
         self.fourier = FourierNoise(config.image_shape) if config.noise == "fourier" else None
         self.register_buffer("loss_calls", torch.zeros((), dtype=torch.int64))  # for the l_t warm-up
-        self.quality = SampleQuality(config.metric_classifier, config.metric_samples)
 
     # --- the network on [-1, 1] ---------------------------------------------------------------------------
     def f(self, y: torch.Tensor) -> torch.Tensor:
@@ -127,7 +121,7 @@ class IGN(GenerativeModel):
         return torch.tanh(tight / bound) * bound
 
     def loss(self, batch):
-        x = self.check_images(batch) * 2 - 1  # (B, C, H, W) on [-1, 1]
+        x = self.check_images(batch)  # (B, C, H, W) on [-1, 1]
         z = self.noise(x.shape[0])
         terms = {"paper": self._paper, "single_loss": self._single_loss, "single_pass": self._single_pass}
         loss, metrics = terms[self.config.form](x, z, self.tight_weight())
@@ -172,17 +166,13 @@ class IGN(GenerativeModel):
         return loss, {"rec": rec, "idem": d, "tight": tight}
 
     # --- images on [0, 1] ------------------------------------------------------------------------------------------
-    def check_images(self, x) -> torch.Tensor:
-        x = self.check_nonempty(check_unit_images(x, self.config.image_shape))
-        return x.to(self.device, self.dtype)
-
     @torch.no_grad()
     def project(self, x: torch.Tensor, steps: int = 1) -> torch.Tensor:
         """f applied ``steps`` times to images in [0, 1] -> images in [0, 1]."""
-        y = self.check_images(x) * 2 - 1
+        y = self.check_images(x)
         for _ in range(check_steps(steps)):
             y = self.f(y)
-        return ((y.float() + 1) / 2).clamp(0, 1)
+        return self.to_unit(y)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, steps: int = 1,
@@ -193,22 +183,14 @@ class IGN(GenerativeModel):
         out = []
         for _ in range(check_steps(steps)):
             y = self.f(y)
-            out.append(((y.float() + 1) / 2).clamp(0, 1))
+            out.append(self.to_unit(y))
         return torch.stack(out, 1) if all_steps else out[-1]
 
     # --- evaluation ----------------------------------------------------------------------------------------------
     def evaluation_metrics(self, batch) -> dict[str, torch.Tensor]:
         """Per image: delta(x), how far f moves a real image."""
-        x = self.check_images(batch) * 2 - 1
+        x = self.check_images(batch)
         return {"rec": self.distance(self.f(x).float(), x)}
-
-    def split_metrics(self, split, accelerator) -> dict[str, float]:
-        """Sample quality against the split's images after one and two applications of f, and the idempotence
-        gaps ||f(f(z)) - f(z)|| / ||f(z)|| and ||f3(z) - f2(z)|| / ||f2(z)||."""
-        return self.quality.score(self, split, accelerator, steps=2)
-
-    def results_row(self, report) -> list[str]:
-        return sample_quality_row(report)
 
     @torch.no_grad()
     def write_preview(self, path, n: int = 64, seed: int = 0, reference=None):
