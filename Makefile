@@ -31,6 +31,7 @@ bench: setup
 	$(PY) -m bench.ar_training
 	$(PY) -m bench.quantizers
 	$(PY) -m bench.fourier
+	$(PY) -m bench.ign_forms
 
 clean:
 	rm -rf $(VENV) samples runs
