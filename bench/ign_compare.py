@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 import torch
+from accelerate import Accelerator
 from safetensors.torch import load_file
 
 from bench.common import markdown_table, print_table
@@ -26,7 +27,7 @@ from genzoo.metrics.__main__ import Scorer, calibration_rows
 from genzoo.metrics.quality import idempotence_gap
 from genzoo.results import fmt
 from genzoo.run_folder import EMA_FILE, STATE_FILE
-from genzoo.sample import chunk_generator
+from genzoo.sample import sample_many
 
 START, END = "<!-- ign-compare:start -->", "<!-- ign-compare:end -->"
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -52,11 +53,9 @@ def saved_steps(run: Path) -> list[int]:
     return sorted(int(p.name.removeprefix("step_")) for p in (run / "checkpoints").glob("step_*"))
 
 
-@torch.no_grad()
-def draw(model, n: int, chunk: int = 256, **kwargs) -> torch.Tensor:
-    """n samples drawn as genzoo.sample draws them (chunk j from generator (0, j))."""
-    return torch.cat([model.sample(chunk, generator=chunk_generator(0, j), **kwargs)
-                      for j in range((n + chunk - 1) // chunk)])[:n]
+def draw(model, n: int, **kwargs) -> torch.Tensor:
+    """n samples drawn by the sample command's sample_many (one process here), seed 0."""
+    return sample_many(model, n, Accelerator(cpu=True), seed=0, **kwargs)
 
 
 def rows_of(scorer: Scorer, run: Path, step: int, n: int) -> list[list[str]]:
