@@ -54,7 +54,7 @@ def test_sample_counts_that_are_not_positive_integers_are_refused(name, n):
         create_model(name, **TINY[name]).sample(n)
 
 
-@pytest.mark.parametrize("name", ["made", "ign"])
+@pytest.mark.parametrize("name", ["ign"])  # any family: the chunks, not the model, make it hold
 def test_two_processes_sample_what_one_process_samples(tmp_path, name):
     torch.manual_seed(0)
     model = create_model(name, **TINY[name])
