@@ -24,7 +24,7 @@ from bench.common import markdown_table, print_table
 from genzoo.cli import build_run
 from genzoo.evaluate import write_readme
 from genzoo.metrics.__main__ import Scorer, calibration_rows
-from genzoo.metrics.quality import idempotence_gap
+from genzoo.metrics.quality import idempotence_gap, metric_cells
 from genzoo.results import fmt
 from genzoo.run_folder import EMA_FILE, STATE_FILE
 from genzoo.sample import sample_many
@@ -68,9 +68,8 @@ def rows_of(scorer: Scorer, run: Path, step: int, n: int) -> list[list[str]]:
         m = scorer.score(samples[:, k])
         gap = idempotence_gap(samples[:, k], samples[:, k + 1]) if iterates else None
         name = run.name + (f", f applied {k + 1}x" if iterates else "")
-        rows.append([name, what, f"{model.num_parameters():,}", str(step), fmt(seconds, 0), fmt(m["fid"]),
-                     fmt(m["kid"], 4), fmt(m["precision"], 3), fmt(m["recall"], 3), fmt(m["inception_score"]),
-                     str(m["classes"]), f"{m['min_class_share']:.1%}-{m['max_class_share']:.1%}", fmt(gap, 4)])
+        rows.append([name, what, f"{model.num_parameters():,}", str(step), fmt(seconds, 0),
+                     *metric_cells(m, fmt(gap, 4))])
     return rows
 
 

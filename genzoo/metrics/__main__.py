@@ -22,7 +22,7 @@ import torch
 
 from genzoo.metrics.calibration import calibration_sets
 from genzoo.metrics.features import classifier_outputs, load_classifier
-from genzoo.metrics.quality import idempotence_gap
+from genzoo.metrics.quality import idempotence_gap, metric_cells
 from genzoo.metrics.sample_metrics import score_features
 from genzoo.results import fmt
 
@@ -39,9 +39,7 @@ def mnist_images(split: str, data_root: str | None = None) -> tuple[torch.Tensor
 
 
 def row(name: str, metrics: dict, gap: float | None = None) -> list[str]:
-    return [name, str(metrics["n"]), fmt(metrics["fid"]), fmt(metrics["kid"], 4), fmt(metrics["precision"], 3),
-            fmt(metrics["recall"], 3), fmt(metrics["inception_score"]), str(metrics["classes"]),
-            f"{metrics['min_class_share']:.1%}-{metrics['max_class_share']:.1%}", fmt(gap, 4)]
+    return [name, str(metrics["n"]), *metric_cells(metrics, fmt(gap, 4))]
 
 
 def markdown(rows: list[list[str]]) -> str:

@@ -69,11 +69,18 @@ class SampleQuality:
         return out
 
 
+def metric_cells(m: dict, gap: str = "-") -> list[str]:
+    """Table cells of one set's sample metrics: classifier FID, KID, precision, recall, Inception Score, classes,
+    class shares (smallest-largest), then ``gap``; "-" where a metric is missing. Every table of them uses it."""
+    shares = f"{m['min_class_share']:.1%}-{m['max_class_share']:.1%}" if "min_class_share" in m else "-"
+    return [fmt(m.get("fid")), fmt(m.get("kid"), 4), fmt(m.get("precision"), 3), fmt(m.get("recall"), 3),
+            fmt(m.get("inception_score")), str(m.get("classes", "-")), shares, gap]
+
+
 def sample_quality_row(report) -> list[str]:
-    """A row of SAMPLE_QUALITY_TABLE from a report's test metrics."""
+    """A row of SAMPLE_QUALITY_TABLE from a report's test metrics (FID after two applications beside the first)."""
     t, model = report.test, report.model
-    shares = f"{t['min_class_share']:.1%}-{t['max_class_share']:.1%}" if "min_class_share" in t else "-"
     gap = " / ".join(fmt(t[key], 4) for key in ("gap_1", "gap_2") if key in t) or "-"
+    fid, *rest = metric_cells(t, gap)
     return [f"`{report.name}`", model.architecture, f"{model.num_parameters():,}", report.dataset.describe(),
-            fmt(t.get("fid")), fmt(t.get("fid_2")), fmt(t.get("kid"), 4), fmt(t.get("precision"), 3),
-            fmt(t.get("recall"), 3), fmt(t.get("inception_score")), str(t.get("classes", "-")), shares, gap]
+            fid, fmt(t.get("fid_2")), *rest]

@@ -81,6 +81,12 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="genzoo", ta
         device = generator.device if generator is not None else self.device
         return torch.rand(*shape, generator=generator, device=device, dtype=dtype).to(self.device)
 
+    def randn(self, *shape: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Standard normals of ``shape``, drawn in float32 on the generator's device like ``rand``, then moved
+        to the model's device and dtype."""
+        device = generator.device if generator is not None else self.device
+        return torch.randn(*shape, generator=generator, device=device).to(self.device, self.dtype)
+
     # --- evaluation and preview -------------------------------------------------------------------------------
     def evaluation_metrics(self, batch) -> dict[str, torch.Tensor]:
         """Per-example metrics, each of shape (B,) or (B, K); by default the negative log-likelihood in nats."""

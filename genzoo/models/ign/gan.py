@@ -68,8 +68,7 @@ class GAN(DCGANImageModel):
         dcgan_init_(self)
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        device = generator.device if generator is not None else self.device
-        return torch.randn(n, self.latent_channels, 1, 1, generator=generator, device=device).to(self.device, self.dtype)
+        return self.randn(n, self.latent_channels, 1, 1, generator=generator)
 
     def critic_losses(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
         if self.config.loss == "hinge":

@@ -97,8 +97,7 @@ class IGN(DCGANImageModel):
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """(n, C, H, W) noise on the network's scale: white N(0, 1), or FFT noise fitted to the data."""
-        device = generator.device if generator is not None else self.device
-        white = torch.randn(n, *self.config.image_shape, generator=generator, device=device).to(self.device, self.dtype)
+        white = self.randn(n, *self.config.image_shape, generator=generator)
         return self.fourier(white) if self.fourier is not None else white
 
     def fit_data(self, train) -> None:
