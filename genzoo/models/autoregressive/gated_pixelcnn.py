@@ -9,6 +9,10 @@ to their own column; in the first layer they are shifted right one column, so no
 the vertical stack feeds the horizontal one, never the other way. Each layer's activation is the gated unit
 y = tanh(W_f * x) * sigmoid(W_g * x) (eq. 2); the horizontal stack is residual after the first layer, and every
 layer adds a 1x1 skip connection into the output.
+
+Sampling keeps caches (Ramachandran et al. 2017, "Fast Generation for Convolutional Autoregressive Models"):
+the vertical stack is computed one row at a time, once the row is drawn (the horizontal stack reads it one row
+later), and the horizontal stack at the new pixel only, from the current row's inputs of each layer.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genzoo.config import PositiveInt
-from genzoo.models.autoregressive.grid import GridAutoregressiveModel, GridConfig
+from genzoo.models.autoregressive.grid import GridAutoregressiveModel, GridConfig, OneHotCache, RasterStepper
 from genzoo.registry import register_model
 
 
@@ -56,9 +60,14 @@ class GatedLayer(nn.Module):
         h = self.horizontal(F.pad(h_in, (k, 0, 0, 0)))  # row r, columns c - k .. c
         if self.first:
             h = shift_right(h)  # columns < c: the first layer must not see its own pixel
-        h = gate(h + self.link(shift_down(v)))  # rows < r from the vertical stack
-        h_out = self.residual(h) + (0 if self.first else h_in)
-        return gate(v), h_out, self.skip(h)
+        h_out, skip = self.combine(h, self.link(shift_down(v)), h_in)  # rows < r from the vertical stack
+        return gate(v), h_out, skip
+
+    def combine(self, h: torch.Tensor, linked: torch.Tensor, h_in: torch.Tensor):
+        """The horizontal stack's gated unit on its convolution ``h`` plus the linked vertical stack, then the
+        residual and skip 1x1 convolutions: (output of the horizontal stack, skip)."""
+        h = gate(h + linked)
+        return self.residual(h) + (0 if self.first else h_in), self.skip(h)
 
 
 @dataclass
@@ -90,3 +99,62 @@ class GatedPixelCNN(GridAutoregressiveModel):
             v, h, skip = layer(v, h)
             skips = skips + skip
         return self.head(skips)
+
+    def stepper(self, n: int) -> GatedStepper:
+        return GatedStepper(self, n)
+
+
+class GatedStepper(RasterStepper):
+    """Row by row for the vertical stack, pixel by pixel for the horizontal one.
+
+    ``vertical[i]`` caches layer i's vertical input, zero-padded (n, C_in, k + H, k + W + k) (k = half its
+    kernel), and ``linked[i]`` (n, 2C, 1, W) the link of the vertical stack one row up. The horizontal stack of
+    layer i > 0 reads its own row's inputs from ``row[i]`` (n, C, k + W); layer 0 reads the one-hot planes."""
+
+    def __init__(self, model: GatedPixelCNN, n: int):
+        super().__init__(model.grid)
+        H, W = model.grid
+        first = model.layers[0].half
+        self.model = model
+        self.planes = OneHotCache(model, n, top=first, left=first, right=first)  # layer 0's vertical input
+        zeros = lambda *shape: torch.zeros(n, *shape, dtype=model.dtype, device=model.device)  # noqa: E731
+        self.vertical = [self.planes.planes] + [zeros(l.vertical.in_channels, l.half + H, W + 2 * l.half)
+                                                for l in model.layers[1:]]
+        self.row = [None] + [zeros(l.horizontal.in_channels, l.half + W) for l in model.layers[1:]]
+        self.linked = [layer.link(zeros(layer.link.in_channels, 1, W)) for layer in model.layers]  # row 0: none above
+
+    def step(self, tokens: torch.Tensor, r: int, c: int) -> torch.Tensor:
+        if self.previous is not None:
+            self.planes.write(tokens, *self.previous)
+            if c == 0:
+                self.advance_vertical(r - 1)
+        h, skips = None, 0  # the pixel's features as (n, C, 1, 1), so the layers' 1x1 convolutions apply as they are
+        for i, layer in enumerate(self.model.layers):
+            h_in = h
+            if i:
+                self.row[i][:, :, layer.half + c] = h_in[:, :, 0, 0]
+            h, skip = layer.combine(self.horizontal_at(i, c), self.linked[i][:, :, :, c, None], h_in)
+            skips = skips + skip
+        return self.model.head(skips)[:, :, 0, 0]  # (n, K)
+
+    def horizontal_at(self, i: int, c: int) -> torch.Tensor:
+        """Layer i's horizontal convolution at column c of the current row, (n, 2C, 1, 1)."""
+        layer, k = self.model.layers[i], self.model.layers[i].half
+        if i == 0:  # shifted right: columns c - 1 - k .. c - 1 of the planes, zero at c = 0
+            if c == 0:
+                return torch.zeros_like(self.linked[0][:, :, :, :1])
+            r = self.t // self.grid[1]
+            window = self.planes.planes[:, :, k + r, c - 1 : c + k]  # padded columns of c - 1 - k .. c - 1
+        else:
+            window = self.row[i][:, :, c : c + k + 1]
+        return F.conv2d(window[:, :, None], layer.horizontal.weight, layer.horizontal.bias)
+
+    def advance_vertical(self, r: int) -> None:
+        """Row r is drawn: every layer's vertical stack at row r, and its link for row r + 1."""
+        for i, layer in enumerate(self.model.layers):
+            k = layer.half
+            v = layer.vertical(self.vertical[i][:, :, r : r + k + 1])  # (n, 2C, 1, W)
+            self.linked[i] = layer.link(v)  # (n, 2C, 1, W)
+            if i + 1 < len(self.model.layers):
+                k_next = self.model.layers[i + 1].half
+                self.vertical[i + 1][:, :, k_next + r, k_next : k_next + self.grid[1]] = gate(v)[:, :, 0]

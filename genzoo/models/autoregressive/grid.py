@@ -8,6 +8,7 @@ taken and returned as float (B, 1, H, W) in {0, 1} like the other autoregressive
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Annotated
@@ -106,22 +107,86 @@ class GridAutoregressiveModel(GenerativeModel):
         cdf = torch.softmax(logits.float(), -1).cumsum(-1)
         return torch.searchsorted(cdf, u[:, None].contiguous()).clamp_max(logits.shape[-1] - 1)[:, 0]
 
+    def stepper(self, n: int) -> RasterStepper:
+        """The fast path of ``sample``: logits one position at a time (subclasses cache; default: the naive one)."""
+        return NaiveStepper(self)
+
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` exact samples; one full forward per position (subclasses may cache)."""
-        return self.sample_naive(n, generator)
+        """``n`` exact samples, one position at a time through ``stepper``."""
+        n = self.check_sample_count(n)
+        return self._sample_with(self.stepper(n), n, generator)
 
     @torch.no_grad()
     def sample_naive(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Reference sampler: the full forward at every position, H*W of them."""
+        """Reference sampler: the full forward at every position, H*W of them (for tests and bench/)."""
         n = self.check_sample_count(n)
-        u = self.sampling_noise(n, generator)
+        return self._sample_with(NaiveStepper(self), n, generator)
+
+    def _sample_with(self, stepper: RasterStepper, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        u = self.sampling_noise(n, generator)  # (n, H, W)
         tokens = torch.zeros(n, *self.grid, dtype=torch.long, device=self.device)
-        for r in range(self.grid[0]):
-            for c in range(self.grid[1]):
-                tokens[:, r, c] = self.draw(self.logits(tokens)[:, :, r, c], u[:, r, c])
+        for r, c in itertools.product(*map(range, self.grid)):
+            tokens[:, r, c] = self.draw(stepper(tokens, r, c), u[:, r, c])
         return self.to_output(tokens)
+
+    @torch.no_grad()
+    def stepped_logits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The logits (B, K, H, W) of ``tokens`` computed position by position through ``stepper``, the path
+        ``sample`` takes: tests pin them to the full forward's ``logits``."""
+        step = self.stepper(tokens.shape[0])
+        logits = [step(tokens, r, c) for r, c in itertools.product(*map(range, self.grid))]
+        return torch.stack(logits, -1).unflatten(-1, self.grid)
 
     @property
     def num_positions(self) -> int:
         return math.prod(self.grid)
+
+
+class RasterStepper:
+    """Logits (n, K) of one position at a time, called in raster order with the tokens (n, H, W) drawn so far
+    (every position before (r, c) is final; the rest may hold anything). Subclasses keep what they cached."""
+
+    def __init__(self, grid: tuple[int, int]):
+        self.grid, self.t = grid, 0
+
+    def __call__(self, tokens: torch.Tensor, r: int, c: int) -> torch.Tensor:
+        if (r, c) != divmod(self.t, self.grid[1]):
+            raise RuntimeError(f"a stepper goes in raster order: expected position {divmod(self.t, self.grid[1])}, "
+                               f"got {(r, c)}")
+        logits = self.step(tokens, r, c)
+        self.t += 1
+        return logits
+
+    @property
+    def previous(self) -> tuple[int, int] | None:
+        """The position drawn just before the current one (None at the first)."""
+        return divmod(self.t - 1, self.grid[1]) if self.t else None
+
+    def step(self, tokens: torch.Tensor, r: int, c: int) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class NaiveStepper(RasterStepper):
+    """The full forward at every position: H*W forwards per sample, the reference the fast steppers match."""
+
+    def __init__(self, model: GridAutoregressiveModel):
+        super().__init__(model.grid)
+        self.model = model
+
+    def step(self, tokens: torch.Tensor, r: int, c: int) -> torch.Tensor:
+        return self.model.logits(tokens)[:, :, r, c]
+
+
+class OneHotCache:
+    """The one-hot planes of the tokens drawn so far, zero-padded (n, K, top + H, left + W + right), written
+    one position at a time: the input a convolutional stepper reads its patches from."""
+
+    def __init__(self, model: GridAutoregressiveModel, n: int, top: int, left: int, right: int):
+        H, W = model.grid
+        self.top, self.left = top, left
+        self.planes = torch.zeros(n, model.categories, top + H, left + W + right, dtype=model.dtype,
+                                  device=model.device)
+
+    def write(self, tokens: torch.Tensor, r: int, c: int) -> None:
+        self.planes[:, :, self.top + r, self.left + c].scatter_(1, tokens[:, r, c, None], 1.0)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genzoo.config import PositiveInt
-from genzoo.models.autoregressive.grid import GridAutoregressiveModel, GridConfig
+from genzoo.models.autoregressive.grid import GridAutoregressiveModel, GridConfig, RasterStepper
 from genzoo.models.autoregressive.rope2d import Rope2D, rotate_pairs
 from genzoo.registry import register_model
 
@@ -104,42 +104,30 @@ class Transformer(GridAutoregressiveModel):
     def logits(self, tokens: torch.Tensor) -> torch.Tensor:
         return self(self.inputs(tokens)).transpose(1, 2).unflatten(-1, self.grid)  # (B, K, H, W)
 
-    @torch.no_grad()
-    def cached_logits(self, tokens: torch.Tensor) -> torch.Tensor:
-        """The logits of ``tokens`` computed one slot at a time through the key/value cache (B, K, H, W): equal to
-        ``logits`` (a test pins it), the path ``sample`` takes."""
-        step = self.cached_stepper(tokens.shape[0])
-        x = self.inputs(tokens)
-        return torch.stack([step(x[:, t]) for t in range(self.num_positions)], -1).unflatten(-1, self.grid)
+    def stepper(self, n: int) -> KeyValueStepper:
+        return KeyValueStepper(self)
 
-    def cached_stepper(self, batch: int):
-        """A function: embedded input of the next slot (B, d) -> its logits (B, K), keeping the cache."""
-        caches = [([], []) for _ in self.blocks]
-        slot = {"t": 0}
 
-        def step(x: torch.Tensor) -> torch.Tensor:
-            t = torch.tensor([slot["t"]], device=x.device)
-            x = x[:, None]  # (B, 1, d)
-            for block, (keys, values) in zip(self.blocks, caches):
-                q, k, v = block.split(x)
-                q, k = self.positioned(q, k, t)  # the key is rotated once, by its absolute position, then cached
-                keys.append(k)
-                values.append(v)
-                x = block.finish(x, F.scaled_dot_product_attention(q, torch.cat(keys, 2), torch.cat(values, 2)))
-            slot["t"] += 1
-            return self.out(self.norm(x))[:, 0]
+class KeyValueStepper(RasterStepper):
+    """One slot of work per position: each block's keys (rotated once, by their absolute position) and values
+    are cached, and the query of the new slot attends to them."""
 
-        return step
+    def __init__(self, model: Transformer):
+        super().__init__(model.grid)
+        self.model, self.caches = model, [([], []) for _ in model.blocks]
 
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` exact samples through the key/value cache: one token of work per position."""
-        n = self.check_sample_count(n)
-        u = self.sampling_noise(n, generator).flatten(1)  # (n, L)
-        step = self.cached_stepper(n)
-        token = torch.full((n,), self.categories, dtype=torch.long, device=self.device)  # the start token
-        drawn = []
-        for t in range(self.num_positions):
-            token = self.draw(step(self.embed(token)), u[:, t])
-            drawn.append(token)
-        return self.to_output(torch.stack(drawn, 1).view(n, *self.grid))
+    def step(self, tokens: torch.Tensor, r: int, c: int) -> torch.Tensor:
+        m = self.model
+        if self.previous is None:  # slot 0 reads the start token, slot t the token drawn at t - 1
+            token = torch.full_like(tokens[:, 0, 0], m.categories)
+        else:
+            token = tokens[:, self.previous[0], self.previous[1]]
+        x = m.embed(token)[:, None]  # (n, 1, d)
+        slot = torch.tensor([self.t], device=x.device)
+        for block, (keys, values) in zip(m.blocks, self.caches):
+            q, k, v = block.split(x)
+            q, k = m.positioned(q, k, slot)
+            keys.append(k)
+            values.append(v)
+            x = block.finish(x, F.scaled_dot_product_attention(q, torch.cat(keys, 2), torch.cat(values, 2)))
+        return m.out(m.norm(x))[:, 0]

@@ -146,13 +146,31 @@ def test_code_grids_train_through_the_loss(name):
     assert model.sample(2).dtype == torch.long and model.sample(2).shape == (2, 2, 3)
 
 
-def test_cached_logits_equal_the_full_forward_and_cached_sampling_equals_naive():
-    model = tiny(grid=(3, 4), categories=5, name="transformer", rope="mixed", attention_scale="entropy").double()
-    tokens = torch.randint(5, (3, 3, 4), generator=torch.Generator().manual_seed(0))
-    assert torch.allclose(model.cached_logits(tokens), model.logits(tokens), atol=1e-12, rtol=0)
-    cached = model.sample(6, generator=torch.Generator().manual_seed(2))
+FAST_SAMPLERS = [("pixelcnn", {}), ("pixelcnn", {"first_kernel": 7}),
+                 ("gated_pixelcnn", {}), ("gated_pixelcnn", {"first_kernel": 7, "kernel": 5}),
+                 ("transformer", {"rope": "mixed", "attention_scale": "entropy"})]
+
+
+@pytest.mark.parametrize("name, overrides", FAST_SAMPLERS)
+@pytest.mark.parametrize("categories", [2, 5])
+def test_stepped_logits_equal_the_full_forward_and_fast_sampling_equals_naive(name, overrides, categories):
+    """The caches of sample() (per-layer for the PixelCNNs, key/value for the Transformer) give the full
+    forward's logits at every position, so the fast and the naive sampler draw the same grids."""
+    model = tiny(grid=(4, 5), categories=categories, name=name, depth=3, **overrides).double()
+    tokens = torch.randint(categories, (3, 4, 5), generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(model.stepped_logits(tokens), model.logits(tokens), atol=1e-12, rtol=0)
+    fast = model.sample(6, generator=torch.Generator().manual_seed(2))
     naive = model.sample_naive(6, generator=torch.Generator().manual_seed(2))
-    assert torch.equal(cached, naive)
+    assert torch.equal(fast, naive)
+
+
+def test_a_stepper_refuses_positions_out_of_raster_order():
+    model = tiny(name="pixelcnn")
+    step = model.stepper(1)
+    tokens = torch.zeros(1, 3, 3, dtype=torch.long)
+    step(tokens, 0, 0)
+    with pytest.raises(RuntimeError, match="raster order"):
+        step(tokens, 1, 0)
 
 
 @pytest.mark.parametrize("mixed", [False, True])
