@@ -1,9 +1,10 @@
 """One checkpoint format for every model: a ``.safetensors`` file whose metadata rebuilds the model.
 
 Metadata (all strings, JSON where structured): ``format`` = "genzoo", ``architecture``, ``config``,
-``dataset``, ``metrics``, ``train_config``, ``genzoo_version``, ``tensors_sha256``. Loading never unpickles
-anything, and refuses a file whose tensors no longer match their hash (flipped bytes), non-finite weights, and
-buffers a model derives from its config (``derived_buffers``) that disagree with that config.
+``dataset``, ``metrics``, ``train_config``, ``depends_on`` (the checkpoints the weights need, e.g. a prior's
+autoencoder), ``genzoo_version``, ``tensors_sha256``. Loading never unpickles anything, and refuses a file
+whose tensors no longer match their hash (flipped bytes), non-finite weights, and buffers a model derives from
+its config (``derived_buffers``) that disagree with that config.
 
 A path without the ``.safetensors`` suffix is a folder in the Hugging Face layout (what huggingface_hub's
 ``PyTorchModelHubMixin`` writes and ``from_pretrained`` / ``push_to_hub`` use): ``model.safetensors`` (the same
@@ -106,6 +107,7 @@ def save_pretrained(model, path: str | Path, metrics: dict[str, Any] | None = No
         "dataset": json.dumps(dataset or {}),
         "metrics": json.dumps(metrics or {}),
         "train_config": json.dumps(train_config or {}),
+        "depends_on": json.dumps(model.dependencies()),
         "genzoo_version": _version(),
         "tensors_sha256": tensors_sha256(tensors),
     }
@@ -138,7 +140,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     if raw.get("format") != FORMAT or "architecture" not in raw:
         raise ValueError(f"{path} is a safetensors file but not a genzoo checkpoint (no genzoo metadata)")
     meta = dict(raw)
-    for key in ("config", "dataset", "metrics", "train_config"):
+    for key in ("config", "dataset", "metrics", "train_config", "depends_on"):
         meta[key] = json.loads(raw.get(key) or "{}")
     return meta
 

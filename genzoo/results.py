@@ -2,7 +2,8 @@
 
 A family gives its models a ``results_table`` (a ``ResultsTable``: its columns and its place among the
 tables) and a ``results_row(report)`` that turns a ``Report`` (the checkpoint's name, model, metadata,
-dataset and freshly measured test metrics) into that table's cells. ``genzoo.evaluate`` only groups the rows
+dataset and freshly measured test metrics) into that table's cells; ``results_rows`` gives a model rows in
+several tables. ``genzoo.evaluate`` only groups the rows
 by table and prints them; it knows no family.
 """
 from __future__ import annotations
@@ -53,6 +54,7 @@ def markdown(reports: list[Report]) -> str:
     """One markdown table per declared results table, in the tables' order, rows in the reports' order."""
     tables: dict[ResultsTable, list[list[str]]] = {}
     for report in reports:
-        tables.setdefault(report.model.results_table, []).append(report.model.results_row(report))
+        for table, row in report.model.results_rows(report):
+            tables.setdefault(table, []).append(row)
     ordered = sorted(tables, key=lambda t: (t.order, t.key))
     return "\n\n".join(table.markdown(tables[table]) for table in ordered)

@@ -59,6 +59,19 @@ class ToyNoSelection(ToyBernoulli):
     selection_metric = None
 
 
+EXTRA_TABLE = ResultsTable("toy-extra", (("toy checkpoint", "l"), ("pixels", "r")), order=6)
+
+
+class ToyTwoTables(ToyBernoulli):
+    """Rows in two tables, and a checkpoint it depends on."""
+
+    def results_rows(self, report):
+        return [*super().results_rows(report), (EXTRA_TABLE, [report.name, str(self.config.pixels)])]
+
+    def dependencies(self):
+        return {"teacher": {"name": "toy-teacher", "tensors_sha256": "ab" * 32}}
+
+
 @dataclass
 class ToyPixelsData(DatasetConfig):
     p: float = 0.8
@@ -75,9 +88,10 @@ def toy_family():
 
     register_model("toy_bernoulli")(ToyBernoulli)
     register_model("toy_no_selection")(ToyNoSelection)
+    register_model("toy_two_tables")(ToyTwoTables)
     register_dataset("toy_pixels")(ToyPixelsData)
     yield
-    for name in ("toy_bernoulli", "toy_no_selection"):
+    for name in ("toy_bernoulli", "toy_no_selection", "toy_two_tables"):
         _MODELS.pop(name)
     data_registry._DATASETS.pop("toy_pixels")
 
@@ -120,6 +134,18 @@ def test_a_model_without_a_selection_metric_trains_without_best_on_valid(tmp_pat
     result = train_toy(tmp_path, name="toy_no_selection")
     assert not (tmp_path / "toy_no_selection" / "best.safetensors").exists()
     assert result["metrics"]["step"] == 40  # the last weights, not the best on valid
+
+
+def test_a_model_adds_rows_to_several_tables_and_records_what_it_depends_on(tmp_path, toy_family):
+    from genzoo.evaluate import results
+    from genzoo.results import markdown
+
+    result = train_toy(tmp_path, name="toy_two_tables")
+    meta = genzoo.load_pretrained(result["path"]).pretrained_metadata
+    assert meta["depends_on"] == {"teacher": {"name": "toy-teacher", "tensors_sha256": "ab" * 32}}
+    first, second = markdown(results([str(result["path"])])).split("\n\n")
+    assert first.splitlines()[0] == "| toy checkpoint | test NLL | p mean |"
+    assert second.splitlines()[0] == "| toy checkpoint | pixels |" and second.splitlines()[2] == "| model | 4 |"
 
 
 SHARED = ["genzoo/cli.py", "genzoo/config.py", "genzoo/evaluate.py", "genzoo/evaluation.py", "genzoo/launch.py",

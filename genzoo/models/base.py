@@ -28,7 +28,9 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="genzoo", ta
       valid (lower is better), or None to train without best-on-valid selection;
     - ``write_preview(path, n, seed, reference)``: the picture written at each evaluation and by the sample
       command (a grid of samples unless the family says otherwise);
-    - ``results_table`` and ``results_row(report)``: its table in the README's results.
+    - ``results_table`` and ``results_row(report)``: its table in the README's results (``results_rows`` for a
+      model that adds rows to several tables);
+    - ``dependencies()``: other checkpoints its weights are meaningless without (recorded in the metadata).
 
     ``from_pretrained`` / ``save_pretrained`` / ``push_to_hub`` come from huggingface_hub's mixin and use
     genzoo's checkpoint (config.json + model.safetensors with genzoo's metadata).
@@ -113,6 +115,15 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="genzoo", ta
         ``reference`` is a zero-argument callable giving a split of real data, for families whose preview
         shows what they do to it (it is not called here). Callers put the model in eval mode first."""
         return save_image_grid(self.sample(n, generator=torch.Generator().manual_seed(seed)), path)
+
+    def results_rows(self, report: Report) -> list[tuple[ResultsTable, list[str]]]:
+        """(table, row) pairs this checkpoint adds to the results: by default one row of ``results_table``."""
+        return [(self.results_table, self.results_row(report))]
+
+    def dependencies(self) -> dict[str, dict[str, str]]:
+        """Checkpoints these weights only work with (e.g. the autoencoder whose codes a prior models), by role:
+        {role: {"name": ..., "tensors_sha256": ...}}; written to the checkpoint's metadata as ``depends_on``."""
+        return {}
 
     def results_row(self, report: Report) -> list[str]:
         metric = self.selection_metric or next(iter(report.test), "-")
