@@ -85,7 +85,7 @@ class CodeGridData(DatasetConfig):
     root: str | None = None  # data root of the images the autoencoder encodes
 
     def load(self, split: str, seed: int = 0) -> IndexSplit:
-        from genzoo.checkpoint import load_pretrained
+        from genzoo.checkpoint import load_pretrained, read_metadata
         from genzoo.registry import resolve_pretrained
 
         check_split_name(split)
@@ -97,7 +97,10 @@ class CodeGridData(DatasetConfig):
             export_codes(model, pretrained_dataset(model, self.root).load(split), cached,
                          source=str(self.autoencoder), sha256=digest, split_name=split)
         grids, meta = load_codes(cached)
-        return IndexSplit(grids, meta["codebook_size"])
+        autoencoder = read_metadata(path)
+        images = dataset_from_dict(autoencoder["dataset"], where="dataset").with_root(self.root)
+        source = {"autoencoder": str(self.autoencoder), "tensors_sha256": autoencoder["tensors_sha256"]}
+        return IndexSplit(grids, meta["codebook_size"], source=source, image_split=lambda: images.load(split))
 
     def describe(self) -> str:
         return f"codes of {Path(self.autoencoder).stem}"

@@ -6,7 +6,7 @@ and turns stored rows into the batch a model's ``loss`` takes (``to_batch``: flo
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 
@@ -102,20 +102,34 @@ class SampleSplit(Split):
 
 
 class IndexSplit(Split):
-    """Grids of category indices (N, H, W) held as int64, e.g. the code grids of a VQ-VAE."""
+    """Grids of category indices (N, H, W) held as int64, e.g. the code grids of a VQ-VAE.
 
-    def __init__(self, grids: torch.Tensor, num_classes: int):
+    ``source``: where the grids come from (e.g. {"autoencoder": name, "tensors_sha256": ...}), for models that
+    must check they are fitted to the right codes; ``image_split``: a zero-argument callable giving the split of
+    images the grids encode (scores of decoded samples are measured against it)."""
+
+    def __init__(self, grids: torch.Tensor, num_classes: int, source: dict[str, str] | None = None,
+                 image_split: Callable[[], Split] | None = None):
         if grids.dtype != torch.int64 or grids.dim() < 2:
             raise ValueError(f"IndexSplit wants int64 (N, ...), got {grids.dtype} {tuple(grids.shape)}")
         if grids.numel() and (grids.min() < 0 or grids.max() >= num_classes):
             raise ValueError(f"IndexSplit indices must lie in [0, {num_classes})")
-        self.data, self.num_classes = grids, num_classes
+        self.data, self.num_classes, self.source = grids, num_classes, dict(source or {})
+        self._image_split, self._images = image_split, None
 
     def tensors(self, epoch: int = 0) -> tuple[torch.Tensor, ...]:
         return (self.data,)
 
     def to_batch(self, grids: torch.Tensor) -> torch.Tensor:
         return grids
+
+    def image_split(self) -> Split:
+        """The split of images these grids encode (loaded at the first call and kept)."""
+        if self._image_split is None:
+            raise ValueError("these index grids name no split of images they encode")
+        if self._images is None:
+            self._images = self._image_split()
+        return self._images
 
 
 class Splits(Mapping):

@@ -4,7 +4,8 @@ family (and of priors over VQ / FSQ code grids).
 p(x) = prod_i p(x_i | x_<i) over the H*W positions in raster order (row by row, left to right), each
 conditional a categorical over K values given by ``logits(x)`` at that position. K = 2 is binarized images,
 taken and returned as float (B, 1, H, W) in {0, 1} like the other autoregressive models; K > 2 is index grids
-(B, H, W) of int64 in [0, K), e.g. a VQ-VAE's codes.
+(B, H, W) of int64 in [0, K), e.g. a VQ-VAE's codes. With ``autoencoder`` set the model is the prior of that
+checkpoint's code grids and ``sample`` returns decoded images (``code_prior``).
 """
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from typing import Annotated
 import torch
 import torch.nn.functional as F
 
-from genzoo.config import Config, PositiveInt, Range
+from genzoo.config import Config, NonNegativeInt, PositiveInt, Range
+from genzoo.metrics.quality import SAMPLE_QUALITY_TABLE, SampleQuality, sample_quality_row
 from genzoo.models.autoregressive.base import check_binary_images
+from genzoo.models.autoregressive.code_prior import (CODE_PRIOR_TABLE, autoencoder_hash, check_code_source,
+                                                     code_prior_row, hash_buffer, hex_digest, load_autoencoder)
 from genzoo.models.autoregressive.results import LIKELIHOOD_TABLE, likelihood_row
 from genzoo.models.base import GenerativeModel
 
@@ -28,6 +32,9 @@ class GridConfig(Config):
 
     grid: tuple[PositiveInt, PositiveInt] = (28, 28)
     categories: Annotated[int, Range(ge=2)] = 2  # K: 2 for binarized images, the codebook size for code grids
+    autoencoder: str | None = None  # a VQ / FSQ checkpoint: the model is the prior of its code grids
+    metric_samples: NonNegativeInt = 0  # decoded samples scored at each split evaluation (priors; 0: none)
+    metric_classifier: str = "mnist-classifier"  # feature network of those scores (genzoo.metrics)
 
 
 class GridAutoregressiveModel(GenerativeModel):
@@ -39,13 +46,53 @@ class GridAutoregressiveModel(GenerativeModel):
         super().__init__(config)
         self.grid = tuple(config.grid)
         self.categories = config.categories
+        if config.autoencoder is not None:  # the weights of the autoencoder whose codes the model is fitted to
+            self.register_buffer("autoencoder_sha256", hash_buffer(autoencoder_hash(config.autoencoder)))
 
     @property
     def binary(self) -> bool:
-        return self.categories == 2
+        return self.categories == 2 and self.config.autoencoder is None
+
+    @property
+    def is_code_prior(self) -> bool:
+        return self.config.autoencoder is not None
 
     def results_row(self, report) -> list[str]:
         return likelihood_row(report)
+
+    # --- as the prior of an autoencoder's codes (code_prior) -----------------------------------------------------
+    def dependencies(self) -> dict[str, dict[str, str]]:
+        if not self.is_code_prior:
+            return {}
+        return {"autoencoder": {"name": self.config.autoencoder, "tensors_sha256": hex_digest(self.autoencoder_sha256)}}
+
+    def autoencoder(self):
+        """The autoencoder the codes decode through, loaded by name at the first call (never a submodule: its
+        weights stay in its own checkpoint), refused if its weights changed since the prior was trained."""
+        if not self.is_code_prior:
+            raise ValueError("this model is no prior over code grids (config.autoencoder is not set)")
+        cached = self.__dict__.get("_autoencoder")
+        if cached is None:
+            cached = load_autoencoder(self.config.autoencoder, hex_digest(self.autoencoder_sha256), self.device)
+            self.__dict__["_autoencoder"] = cached
+        return cached.to(self.device)
+
+    def fit_data(self, train) -> None:
+        if self.is_code_prior:
+            check_code_source(train, self.config.autoencoder, hex_digest(self.autoencoder_sha256), self.categories,
+                              self.grid)
+
+    def split_metrics(self, split, accelerator) -> dict[str, float]:
+        """A prior's decoded samples scored against the images its split's codes encode (genzoo.metrics)."""
+        if not self.is_code_prior or self.config.metric_samples == 0:
+            return {}
+        quality = SampleQuality(self.config.metric_classifier, self.config.metric_samples)
+        return quality.score(self, split.image_split(), accelerator)
+
+    def results_rows(self, report):
+        if not self.is_code_prior:
+            return super().results_rows(report)
+        return [(CODE_PRIOR_TABLE, code_prior_row(report)), (SAMPLE_QUALITY_TABLE, sample_quality_row(report))]
 
     # --- what a subclass provides: forward(one-hot planes) -> logits, or logits itself ---------------------------
     def logits(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -78,7 +125,10 @@ class GridAutoregressiveModel(GenerativeModel):
         return x.long()
 
     def to_output(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Tokens (B, H, W) -> what ``sample`` returns: float images (B, 1, H, W) for K = 2, else the grid."""
+        """Tokens (B, H, W) -> what ``sample`` returns: float images (B, 1, H, W) for binary pixels, the decoded
+        images for a prior over an autoencoder's codes, else the grid."""
+        if self.is_code_prior:
+            return self.autoencoder().decode_indices(tokens)
         return tokens.float().unsqueeze(1) if self.binary else tokens
 
     # --- likelihood --------------------------------------------------------------------------------------------
@@ -113,7 +163,12 @@ class GridAutoregressiveModel(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` exact samples, one position at a time through ``stepper``."""
+        """``n`` exact samples, one position at a time through ``stepper`` (a prior's decoded to images)."""
+        return self.to_output(self.sample_tokens(n, generator))
+
+    @torch.no_grad()
+    def sample_tokens(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` exact samples as int64 token grids (n, H, W) (a prior's codes, before decoding)."""
         n = self.check_sample_count(n)
         return self._sample_with(self.stepper(n), n, generator)
 
@@ -121,14 +176,14 @@ class GridAutoregressiveModel(GenerativeModel):
     def sample_naive(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Reference sampler: the full forward at every position, H*W of them (for tests and bench/)."""
         n = self.check_sample_count(n)
-        return self._sample_with(NaiveStepper(self), n, generator)
+        return self.to_output(self._sample_with(NaiveStepper(self), n, generator))
 
     def _sample_with(self, stepper: RasterStepper, n: int, generator: torch.Generator | None) -> torch.Tensor:
         u = self.sampling_noise(n, generator)  # (n, H, W)
         tokens = torch.zeros(n, *self.grid, dtype=torch.long, device=self.device)
         for r, c in itertools.product(*map(range, self.grid)):
             tokens[:, r, c] = self.draw(stepper(tokens, r, c), u[:, r, c])
-        return self.to_output(tokens)
+        return tokens
 
     @torch.no_grad()
     def stepped_logits(self, tokens: torch.Tensor) -> torch.Tensor:
