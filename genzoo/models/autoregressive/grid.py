@@ -167,23 +167,24 @@ class GridAutoregressiveModel(GenerativeModel):
         return self.to_output(self.sample_tokens(n, generator))
 
     @torch.no_grad()
-    def sample_tokens(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` exact samples as int64 token grids (n, H, W) (a prior's codes, before decoding)."""
+    def sample_tokens(self, n: int, generator: torch.Generator | None = None, rows: int | None = None,
+                      naive: bool = False) -> torch.Tensor:
+        """``n`` exact samples as int64 token grids (n, H, W) (a prior's codes, before decoding). ``naive``: through
+        the full forward at every position; ``rows``: draw the first ``rows`` rows only, the rest left 0 (bench/
+        times the naive sampler on a few rows: its cost per position is constant)."""
         n = self.check_sample_count(n)
-        return self._sample_with(self.stepper(n), n, generator)
+        rows = self.grid[0] if rows is None else rows
+        stepper = NaiveStepper(self) if naive else self.stepper(n)
+        u = self.sampling_noise(n, generator)  # (n, H, W)
+        tokens = torch.zeros(n, *self.grid, dtype=torch.long, device=self.device)
+        for r, c in itertools.product(range(rows), range(self.grid[1])):
+            tokens[:, r, c] = self.draw(stepper(tokens, r, c), u[:, r, c])
+        return tokens
 
     @torch.no_grad()
     def sample_naive(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Reference sampler: the full forward at every position, H*W of them (for tests and bench/)."""
-        n = self.check_sample_count(n)
-        return self.to_output(self._sample_with(NaiveStepper(self), n, generator))
-
-    def _sample_with(self, stepper: RasterStepper, n: int, generator: torch.Generator | None) -> torch.Tensor:
-        u = self.sampling_noise(n, generator)  # (n, H, W)
-        tokens = torch.zeros(n, *self.grid, dtype=torch.long, device=self.device)
-        for r, c in itertools.product(*map(range, self.grid)):
-            tokens[:, r, c] = self.draw(stepper(tokens, r, c), u[:, r, c])
-        return tokens
+        return self.to_output(self.sample_tokens(n, generator, naive=True))
 
     @torch.no_grad()
     def stepped_logits(self, tokens: torch.Tensor) -> torch.Tensor:

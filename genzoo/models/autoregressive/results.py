@@ -15,6 +15,7 @@ PAPER = {
     "nade-binmnist": (88.86, "Larochelle & Murray 2011"),
     "made-binmnist": (88.40, "Germain et al. 2015, 1 mask"),
     "made-ensemble-binmnist": (86.64, "Germain et al. 2015, 32 masks"),
+    "pixelcnn-binmnist": (81.30, "van den Oord et al. 2016a"),
 }
 
 

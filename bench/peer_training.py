@@ -1,0 +1,106 @@
+"""Training throughput against pytorch-generative (Hotaj et al.), side by side in one run.
+
+    python -m bench.peer_training --peer /path/to/pytorch-generative [--steps 3] [--threads 1]
+
+The peer is imported from the checkout the user gives (its folder holding ``pytorch_generative/``); it is never
+a dependency of genzoo. Only the model modules are imported (its package __init__ pulls in scikit-learn and
+its trainer). Sizes are the peer's ``reproduce()`` settings: PixelCNN 15 residual blocks of 2 x 16 channels,
+head 32, batch 256; Gated PixelCNN 10 gated layers + the input layer, 128 channels, head 32, batch 128.
+genzoo's models are built at the same sizes. A step = forward + backward + Adam update on the same batch of
+static binarized MNIST (random binary images where the data are missing); images/s is the best of
+``--repeats`` timings of ``--steps`` steps after one warm-up step.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import types
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from bench.common import best_time, print_table
+from genzoo import create_model
+
+
+def import_peer(path: str, module: str):
+    """``pytorch_generative.<module>`` from the checkout at ``path``, skipping the package's own __init__."""
+    root = Path(path).expanduser().resolve() / "pytorch_generative"
+    if not root.is_dir():
+        raise SystemExit(f"--peer {path}: no pytorch_generative/ folder there (give the checkout's root)")
+    for name, folder in (("pytorch_generative", root), ("pytorch_generative.models", root / "models")):
+        if name not in sys.modules:
+            package = types.ModuleType(name)
+            package.__path__ = [str(folder)]
+            sys.modules[name] = package
+    return importlib.import_module(f"pytorch_generative.{module}")
+
+
+def peer_loss(model):
+    """The peer's reproduce() loss: Bernoulli logits, summed over pixels, averaged over the batch."""
+    def loss(x):
+        return F.binary_cross_entropy_with_logits(model(x).flatten(1), x.flatten(1), reduction="none").sum(1).mean()
+    return loss
+
+
+def ours_loss(model):
+    return lambda x: model.loss(x)[0]
+
+
+def pairs(peer: str):
+    """(name, batch, genzoo model, peer model) at the peer's reproduce() sizes."""
+    pixel_cnn = import_peer(peer, "models.autoregressive.pixel_cnn")
+    gated = import_peer(peer, "models.autoregressive.gated_pixel_cnn")
+    yield ("PixelCNN", 256, create_model("pixelcnn", channels=32, blocks=15, output_channels=32),
+           pixel_cnn.PixelCNN(in_channels=1, out_channels=1, n_residual=15, residual_channels=16, head_channels=32))
+    yield ("Gated PixelCNN", 128, create_model("gated_pixelcnn", channels=128, layers=11, output_channels=32),
+           gated.GatedPixelCNN(in_channels=1, out_channels=1, n_gated=10, gated_channels=128, head_channels=32))
+
+
+def images(batch: int) -> torch.Tensor:
+    from genzoo.data import BinarizedMNISTData, DataNotFoundError
+
+    try:
+        return BinarizedMNISTData().load("train").head(batch)
+    except DataNotFoundError:
+        return (torch.rand(batch, 1, 28, 28, generator=torch.Generator().manual_seed(0)) < 0.13).float()
+
+
+def images_per_second(model, loss_fn, x: torch.Tensor, steps: int, repeats: int) -> float:
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            loss = loss_fn(x)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+    run(1)  # warm-up
+    return steps * x.shape[0] / best_time(lambda: run(steps), repeats)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--peer", required=True, help="root of a pytorch-generative checkout")
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=None, help="override the reproduce() batch sizes")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    for name, batch, ours, peer in pairs(args.peer):
+        x = images(args.batch or batch)
+        ips_ours = images_per_second(ours.train(), ours_loss(ours), x, args.steps, args.repeats)
+        ips_peer = images_per_second(peer.train(), peer_loss(peer), x, args.steps, args.repeats)
+        rows.append([name, x.shape[0], f"{ours.num_parameters():,}", f"{sum(p.numel() for p in peer.parameters()):,}",
+                     ips_ours, ips_peer, f"{ips_ours / ips_peer:.2f}x"])
+    print(f"training step images/s, torch threads = {torch.get_num_threads()}")
+    print_table(["model", "batch", "genzoo params", "peer params", "genzoo img/s", "peer img/s", "ratio"], rows)
+
+
+if __name__ == "__main__":
+    main()
