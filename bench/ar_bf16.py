@@ -1,6 +1,6 @@
 """bf16 autocast training on the CPU against float32, same model, data, seed and steps.
 
-    python -m bench.ar_bf16 [--config configs/pixelcnn_binmnist.yaml] [--steps 400] [model.channels=32 ...]
+    python -m bench.ar_bf16 [--config configs/pixelcnn_binmnist.yaml] [--steps 400] [--write-readme] [model.channels=32 ...]
 
 Both runs go through the one training loop (train.mixed_precision = no | bf16, on the CPU) into a temporary
 folder; the table gives each run's valid NLL (nats, the weights after the last step, no EMA) and its training
@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import print_table
+from bench.common import publish
 from genzoo.cli import train_main
 
 SMALL = ["model.channels=32", "model.blocks=4", "model.output_channels=32"]
@@ -34,15 +34,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/pixelcnn_binmnist.yaml")
     parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--write-readme", action="store_true", help="also put the table into README.md")
     parser.add_argument("overrides", nargs="*", help=f"config overrides (default: {' '.join(SMALL)})")
     args = parser.parse_args()
     overrides = args.overrides or SMALL
     with tempfile.TemporaryDirectory() as tmp:
         results = {p: run(args.config, p, args.steps, Path(tmp), overrides) for p in ("no", "bf16")}
     (nll32, s32), (nll16, s16) = results["no"], results["bf16"]
-    print(f"{args.config} {' '.join(overrides)}, {args.steps} steps")
-    print_table(["precision", "valid NLL", "seconds", "difference"],
-                [["float32", nll32, s32, "-"], ["bf16 autocast", nll16, s16, f"{nll16 - nll32:+.3f} nats"]])
+    caption = (f"`{args.config}` with {' '.join(overrides)}, {args.steps} steps, CPU, valid NLL of the last weights "
+               "(`python -m bench.ar_bf16`)")
+    publish(caption, ["precision", "valid NLL", "seconds", "difference"],
+            [["float32", nll32, s32, "-"], ["bf16 autocast", nll16, s16, f"{nll16 - nll32:+.3f} nats"]], "ar-bf16",
+            args.write_readme)
 
 
 if __name__ == "__main__":

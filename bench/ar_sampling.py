@@ -1,6 +1,6 @@
 """Fast vs naive sampling of the autoregressive models, side by side.
 
-    python -m bench.ar_sampling [--n 64] [--repeats 2] [--naive-rows 2]
+    python -m bench.ar_sampling [--n 64] [--repeats 2] [--naive-rows 2] [--write-readme]
 
 Naive: one full forward pass per pixel (784 passes). Fast: NADE's a_{d+1} = a_d + W[:, d] x_d, MADE/FVSBN's
 unit-by-degree updates, the PixelCNNs' per-layer caches (Ramachandran et al. 2017) and the Transformer's
@@ -17,7 +17,7 @@ import argparse
 
 import torch
 
-from bench.common import best_time, print_table
+from bench.common import best_time, publish
 from genzoo import create_model, list_pretrained, load_pretrained
 from genzoo.models.autoregressive.grid import GridAutoregressiveModel
 
@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--naive-rows", type=int, default=2)
+    parser.add_argument("--write-readme", action="store_true", help="also put the table into README.md")
     args = parser.parse_args()
     rows = []
     for arch, shipped, overrides in MODELS:
@@ -56,8 +57,10 @@ def main() -> None:
         model = load_pretrained(shipped) if found else create_model(arch, **overrides).eval()
         identical, t_naive, t_fast = compare(model, args.n, args.repeats, args.naive_rows)
         rows.append([shipped, "shipped" if found else "random init", identical, t_naive, t_fast, t_naive / t_fast])
-    print(f"sampling {args.n} images, torch threads = {torch.get_num_threads()}")
-    print_table(["model", "weights", "identical", "naive s", "fast s", "speed-up"], rows)
+    caption = (f"Sampling {args.n} images from seed 0, torch threads = {torch.get_num_threads()} "
+               f"(`python -m bench.ar_sampling`; grid models' naive time from {args.naive_rows} rows, scaled)")
+    publish(caption, ["model", "weights", "identical", "naive s", "fast s", "speed-up"], rows, "ar-sampling",
+            args.write_readme)
 
 
 if __name__ == "__main__":

@@ -29,3 +29,15 @@ def markdown_table(headers: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def publish(caption: str, headers: list[str], rows: list[list], marker: str, write_readme: bool) -> None:
+    """Print ``caption`` and the table; with ``write_readme`` also put both between README.md's
+    ``<!-- marker:start -->`` and ``<!-- marker:end -->`` lines."""
+    print(caption)
+    print_table(headers, rows)
+    if write_readme:
+        from genzoo.evaluate import write_readme as write
+
+        write(f"{caption}\n\n{markdown_table(headers, rows)}", start=f"<!-- {marker}:start -->",
+              end=f"<!-- {marker}:end -->")

@@ -1,6 +1,6 @@
 """Training throughput against pytorch-generative (Hotaj et al.), side by side in one run.
 
-    python -m bench.peer_training --peer /path/to/pytorch-generative [--steps 3] [--threads 1]
+    python -m bench.peer_training --peer /path/to/pytorch-generative [--steps 3] [--threads 1] [--write-readme]
 
 The peer is imported from the checkout the user gives (its folder holding ``pytorch_generative/``); it is never
 a dependency of genzoo. Only the model modules are imported (its package __init__ pulls in scikit-learn and
@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from bench.common import best_time, print_table
+from bench.common import best_time, publish
 from genzoo import create_model
 
 
@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch", type=int, default=None, help="override the reproduce() batch sizes")
+    parser.add_argument("--write-readme", action="store_true", help="also put the table into README.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
@@ -98,8 +99,10 @@ def main() -> None:
         ips_peer = images_per_second(peer.train(), peer_loss(peer), x, args.steps, args.repeats)
         rows.append([name, x.shape[0], f"{ours.num_parameters():,}", f"{sum(p.numel() for p in peer.parameters()):,}",
                      ips_ours, ips_peer, f"{ips_ours / ips_peer:.2f}x"])
-    print(f"training step images/s, torch threads = {torch.get_num_threads()}")
-    print_table(["model", "batch", "genzoo params", "peer params", "genzoo img/s", "peer img/s", "ratio"], rows)
+    caption = (f"Training step images/s (forward, backward, Adam), torch threads = {torch.get_num_threads()}, "
+               f"best of {args.repeats} x {args.steps} steps (`python -m bench.peer_training --peer ...`)")
+    publish(caption, ["model", "batch", "genzoo params", "peer params", "genzoo img/s", "peer img/s", "ratio"], rows,
+            "peer-training", args.write_readme)
 
 
 if __name__ == "__main__":
