@@ -25,10 +25,13 @@ test: setup
 	$(PY) -m pytest -q
 
 # Side-by-side speed and quality tables (the bench extra adds the peer package measured against).
+# PEER=/path/to/pytorch-generative adds the training comparison against that checkout.
 bench: setup
 	$(PY) -m pip install -q -c constraints.txt -e ".[bench]"
 	$(PY) -m bench.ar_sampling
 	$(PY) -m bench.ar_training
+	$(if $(PEER),$(PY) -m bench.peer_training --peer $(PEER))
+	$(PY) -m bench.ar_bf16
 	$(PY) -m bench.quantizers
 	$(PY) -m bench.fourier
 	$(PY) -m bench.ign_forms
