@@ -1,6 +1,6 @@
 """bf16 autocast training on the CPU against float32, same model, data, seed and steps.
 
-    python -m bench.ar_bf16 [--config configs/pixelcnn_binmnist.yaml] [--steps 400] [--write-readme] [model.channels=32 ...]
+    python -m bench.ar_bf16 [--config configs/pixelcnn_binmnist.yaml] [--steps 300] [--write-readme] [model.channels=32 ...]
 
 Both runs go through the one training loop (train.mixed_precision = no | bf16, on the CPU) into a temporary
 folder; the table gives each run's valid NLL (nats, the weights after the last step, no EMA) and its training
@@ -11,29 +11,23 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
-from bench.common import publish
-from genzoo.cli import train_main
+from bench.common import publish, short_run
 
 SMALL = ["model.channels=32", "model.blocks=4", "model.output_channels=32"]
 
 
 def run(config: str, precision: str, steps: int, folder: Path, overrides: list[str]) -> tuple[float, float]:
     """(valid NLL, seconds) of one run."""
-    start = time.perf_counter()
-    result = train_main(["--config", config, *overrides, f"train.output_dir={folder / precision}",
-                         f"train.mixed_precision={precision}", "train.cpu=true", f"train.max_steps={steps}",
-                         f"train.eval_every={steps}", f"train.save_every={steps}", "train.ema_decay=0",
-                         "train.preview_images=0", "train.test_at_end=false", "train.select_best=false"])
-    return result["metrics"]["valid_nll"], time.perf_counter() - start
+    metrics, seconds = short_run(config, [*overrides, f"train.mixed_precision={precision}"], steps, folder / precision)
+    return metrics["valid_nll"], seconds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/pixelcnn_binmnist.yaml")
-    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--write-readme", action="store_true", help="also put the table into README.md")
     parser.add_argument("overrides", nargs="*", help=f"config overrides (default: {' '.join(SMALL)})")
     args = parser.parse_args()

@@ -41,3 +41,16 @@ def publish(caption: str, headers: list[str], rows: list[list], marker: str, wri
 
         write(f"{caption}\n\n{markdown_table(headers, rows)}", start=f"<!-- {marker}:start -->",
               end=f"<!-- {marker}:end -->")
+
+
+def short_run(config: str, overrides: list[str], steps: int, folder) -> tuple[dict, float]:
+    """Train ``config`` with ``overrides`` for ``steps`` steps on the CPU through the one training loop into
+    ``folder`` (no EMA, no best-on-valid selection, one evaluation at the end): (final metrics, seconds)."""
+    from genzoo.cli import train_main
+
+    start = time.perf_counter()
+    result = train_main(["--config", config, *overrides, f"train.output_dir={folder}", "train.cpu=true",
+                         f"train.max_steps={steps}", f"train.eval_every={steps}", f"train.save_every={steps}",
+                         "train.ema_decay=0", "train.preview_images=0", "train.test_at_end=false",
+                         "train.select_best=false"])
+    return result["metrics"], time.perf_counter() - start

@@ -211,8 +211,18 @@ def test_ema_copies_integer_buffers_and_averages_floats():
     for name, b in model.named_buffers():
         if not b.is_floating_point():
             assert torch.equal(dict(ema.module.named_buffers())[name], b), name
-    expected = sum(0.9 ** (5 - k) * (0.1 if k else 1.0) * k for k in range(6))  # EMA of offsets 0, 1, ..., 5
+    expected = 0.0  # the EMA of offsets 0, 1, ..., 5, update n with decay min(0.9, (1 + n) / (10 + n))
+    for n in range(1, 6):
+        decay = min(0.9, (1 + n) / (10 + n))
+        expected = decay * expected + (1 - decay) * n
     assert torch.allclose(next(ema.module.parameters()), first[0] + expected, atol=1e-5)
+
+
+def test_the_ema_decay_warms_up_to_the_configured_one():
+    from genzoo.training import ema_decay_at
+
+    assert ema_decay_at(0.999, 1) == pytest.approx(2 / 11) and ema_decay_at(0.999, 90) == pytest.approx(0.91)
+    assert ema_decay_at(0.999, 10**5) == 0.999
 
 
 def test_lion_takes_the_papers_sign_steps():
