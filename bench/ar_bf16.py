@@ -15,12 +15,13 @@ from pathlib import Path
 
 from bench.common import publish, short_run
 
-SMALL = ["model.channels=32", "model.blocks=4", "model.output_channels=32"]
+SMALL = ["model.channels=32", "model.blocks=4", "model.output_channels=32", "train.warmup_steps=50"]
 
 
 def run(config: str, precision: str, steps: int, folder: Path, overrides: list[str]) -> tuple[float, float]:
     """(valid NLL, seconds) of one run."""
-    metrics, seconds = short_run(config, [*overrides, f"train.mixed_precision={precision}"], steps, folder / precision)
+    setting = f'train.mixed_precision="{precision}"'  # quoted: YAML reads a bare no as false
+    metrics, seconds = short_run(config, [*overrides, setting], steps, folder / precision)
     return metrics["valid_nll"], seconds
 
 

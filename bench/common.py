@@ -46,8 +46,11 @@ def publish(caption: str, headers: list[str], rows: list[list], marker: str, wri
 def short_run(config: str, overrides: list[str], steps: int, folder) -> tuple[dict, float]:
     """Train ``config`` with ``overrides`` for ``steps`` steps on the CPU through the one training loop into
     ``folder`` (no EMA, no best-on-valid selection, one evaluation at the end): (final metrics, seconds)."""
+    from accelerate.state import AcceleratorState
+
     from genzoo.cli import train_main
 
+    AcceleratorState._reset_state(reset_partial_state=True)  # each run sets its own precision in this process
     start = time.perf_counter()
     result = train_main(["--config", config, *overrides, f"train.output_dir={folder}", "train.cpu=true",
                          f"train.max_steps={steps}", f"train.eval_every={steps}", f"train.save_every={steps}",
