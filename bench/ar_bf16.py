@@ -1,6 +1,6 @@
 """bf16 autocast training on the CPU against float32, same model, data, seed and steps.
 
-    python -m bench.ar_bf16 [--config configs/pixelcnn_binmnist.yaml] [--steps 300] [--write-readme] [model.channels=32 ...]
+    python -m bench.ar_bf16 [--config configs/pixelcnn_binmnist.yaml] [--steps 300] [--write-readme] [overrides]
 
 Both runs go through the one training loop (train.mixed_precision = no | bf16, on the CPU) into a temporary
 folder; the table gives each run's valid NLL (nats, the weights after the last step, no EMA) and its training
