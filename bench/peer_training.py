@@ -1,11 +1,13 @@
 """Training throughput against pytorch-generative (Hotaj et al.), side by side in one run.
 
-    python -m bench.peer_training --peer /path/to/pytorch-generative [--steps 3] [--threads 1] [--write-readme]
+    python -m bench.peer_training --peer /path/to/pytorch-generative [--steps 3] [--threads 1] [--models MADE ...]
+        [--write-readme]
 
 The peer is imported from the checkout the user gives (its folder holding ``pytorch_generative/``); it is never
 a dependency of genzoo. Only the model modules are imported (its package __init__ pulls in scikit-learn and
-its trainer). Sizes are the peer's ``reproduce()`` settings: PixelCNN 15 residual blocks of 2 x 16 channels,
-head 32, batch 256; Gated PixelCNN 10 gated layers + the input layer, 128 channels, head 32, batch 128.
+its trainer). Sizes: FVSBN, NADE (500 units) and one-mask MADE (1 x 500, 1 x 8000 units) at batch 64 and 512;
+the PixelCNNs at the peer's ``reproduce()`` settings: PixelCNN 15 residual blocks of 2 x 16 channels, head 32,
+batch 256; Gated PixelCNN 10 gated layers + the input layer, 128 channels, head 32, batch 128.
 genzoo's models are built at the same sizes. A step = forward + backward + Adam update on the same batch of
 static binarized MNIST (random binary images where the data are missing); images/s is the best of
 ``--repeats`` timings of ``--steps`` steps after one warm-up step.
@@ -50,12 +52,21 @@ def ours_loss(model):
 
 
 def pairs(peer: str):
-    """(name, batch, genzoo model, peer model) at the peer's reproduce() sizes."""
+    """(name, batch sizes, genzoo model, peer model): the MLP models at the sizes of issue 16's table, the
+    PixelCNNs at the peer's reproduce() sizes and batch."""
+    fvbn = import_peer(peer, "models.autoregressive.fvbn")
+    nade = import_peer(peer, "models.autoregressive.nade")
+    made = import_peer(peer, "models.autoregressive.made")
     pixel_cnn = import_peer(peer, "models.autoregressive.pixel_cnn")
     gated = import_peer(peer, "models.autoregressive.gated_pixel_cnn")
-    yield ("PixelCNN", 256, create_model("pixelcnn", channels=32, blocks=15, output_channels=32),
+    yield "FVSBN", (64, 512), create_model("fvsbn"), fvbn.FullyVisibleBeliefNetwork(n_dims=784)
+    yield "NADE, 500 units", (64, 512), create_model("nade", hidden=500), nade.NADE(input_dim=784, hidden_dim=500)
+    for hidden in (500, 8000):
+        yield (f"MADE, 1x{hidden}, 1 mask", (64, 512), create_model("made", hidden=hidden),
+               made.MADE(input_dim=784, hidden_dims=[hidden], n_masks=1))
+    yield ("PixelCNN", (256,), create_model("pixelcnn", channels=32, blocks=15, output_channels=32),
            pixel_cnn.PixelCNN(in_channels=1, out_channels=1, n_residual=15, residual_channels=16, head_channels=32))
-    yield ("Gated PixelCNN", 128, create_model("gated_pixelcnn", channels=128, layers=11, output_channels=32),
+    yield ("Gated PixelCNN", (128,), create_model("gated_pixelcnn", channels=128, layers=11, output_channels=32),
            gated.GatedPixelCNN(in_channels=1, out_channels=1, n_gated=10, gated_channels=128, head_channels=32))
 
 
@@ -88,17 +99,21 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--batch", type=int, default=None, help="override the reproduce() batch sizes")
+    parser.add_argument("--batch", type=int, default=None, help="one batch size for every row instead of theirs")
+    parser.add_argument("--models", nargs="*", default=None, help="rows whose name contains one of these")
     parser.add_argument("--write-readme", action="store_true", help="also put the table into README.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
-    for name, batch, ours, peer in pairs(args.peer):
-        x = images(args.batch or batch)
-        ips_ours = images_per_second(ours.train(), ours_loss(ours), x, args.steps, args.repeats)
-        ips_peer = images_per_second(peer.train(), peer_loss(peer), x, args.steps, args.repeats)
-        rows.append([name, x.shape[0], f"{ours.num_parameters():,}", f"{sum(p.numel() for p in peer.parameters()):,}",
-                     ips_ours, ips_peer, f"{ips_ours / ips_peer:.2f}x"])
+    for name, batches, ours, peer in pairs(args.peer):
+        if args.models and not any(m.lower() in name.lower() for m in args.models):
+            continue
+        for batch in [args.batch] if args.batch else batches:
+            x = images(batch)
+            ips_ours = images_per_second(ours.train(), ours_loss(ours), x, args.steps, args.repeats)
+            ips_peer = images_per_second(peer.train(), peer_loss(peer), x, args.steps, args.repeats)
+            rows.append([name, batch, f"{ours.num_parameters():,}", f"{sum(p.numel() for p in peer.parameters()):,}",
+                         ips_ours, ips_peer, f"{ips_ours / ips_peer:.2f}x"])
     caption = (f"Training step images/s (forward, backward, Adam), torch threads = {torch.get_num_threads()}, "
                f"best of {args.repeats} x {args.steps} steps (`python -m bench.peer_training --peer ...`)")
     publish(caption, ["model", "batch", "genzoo params", "peer params", "genzoo img/s", "peer img/s", "ratio"], rows,
