@@ -133,17 +133,16 @@ class GatedStepper(RasterStepper):
             h_in = h
             if i:
                 self.row[i][:, :, layer.half + c] = h_in[:, :, 0, 0]
-            h, skip = layer.combine(self.horizontal_at(i, c), self.linked[i][:, :, :, c, None], h_in)
+            h, skip = layer.combine(self.horizontal_at(i, r, c), self.linked[i][:, :, :, c, None], h_in)
             skips = skips + skip
         return self.model.head(skips)[:, :, 0, 0]  # (n, K)
 
-    def horizontal_at(self, i: int, c: int) -> torch.Tensor:
-        """Layer i's horizontal convolution at column c of the current row, (n, 2C, 1, 1)."""
+    def horizontal_at(self, i: int, r: int, c: int) -> torch.Tensor:
+        """Layer i's horizontal convolution at (r, c), the current position, (n, 2C, 1, 1)."""
         layer, k = self.model.layers[i], self.model.layers[i].half
         if i == 0:  # shifted right: columns c - 1 - k .. c - 1 of the planes, zero at c = 0
             if c == 0:
                 return torch.zeros_like(self.linked[0][:, :, :, :1])
-            r = self.t // self.grid[1]
             window = self.planes.planes[:, :, k + r, c - 1 : c + k]  # padded columns of c - 1 - k .. c - 1
         else:
             window = self.row[i][:, :, c : c + k + 1]
