@@ -18,12 +18,12 @@ from genzoo import create_model
 from genzoo.data import BinarizedMNISTData, DataNotFoundError, ImageSplit, TensorBatchLoader
 from genzoo.models.autoregressive.nade import nade_logits_cumsum
 
-MODELS = [("fvsbn", {}), ("nade", {}), ("nade (cumsum form)", {}), ("made", {}),
+MODELS = [("fvsbn", {}), ("nade", {}), ("nade", {"form": "blocked"}), ("nade (cumsum form)", {}), ("made", {}),
           ("made", {"num_masks": 32, "order": "random"})]
 
 
 def build(name: str, overrides: dict):
-    """The model; "nade (cumsum form)" is NADE with eq. 4-5 written directly, the naive way its blocks beat."""
+    """The model; "nade (cumsum form)" is NADE with eq. 4-5 written directly, the naive way its two passes beat."""
     if name == "nade (cumsum form)":
         model = create_model("nade", **overrides)
         model.conditional_logits = lambda x, mask=0: nade_logits_cumsum(x, model.W, model.c, model.V, model.b)
@@ -62,7 +62,8 @@ def main() -> None:
             if step >= 2:
                 load_s, compute_s = load_s + t1 - t0, compute_s + t2 - t1
         total = load_s + compute_s
-        name = arch + (f" x{overrides['num_masks']} masks" if "num_masks" in overrides else "")
+        name = arch + (f" x{overrides['num_masks']} masks" if "num_masks" in overrides else "") + (
+            f" ({overrides['form']} form)" if "form" in overrides else "")
         rows.append([name, f"{model.num_parameters():,}", args.batch_size * args.steps / total,
                      1000 * total / args.steps, 1000 * load_s / args.steps, f"{100 * load_s / total:.2f}%"])
     print(f"{source}, batch {args.batch_size}, {args.steps} steps, torch threads = {torch.get_num_threads()}")

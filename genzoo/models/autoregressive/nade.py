@@ -4,10 +4,16 @@ p(x_d = 1 | x_<d) = sigmoid(b_d + V_d . h_d),  h_d = sigmoid(a_d),  a_d = c + W[
 
 The hidden pre-activations share W across d, so a_{d+1} = a_d + W[:, d] x_d: the likelihood of all D
 conditionals costs O(DH), and so does sampling.
+
+Two passes compute the D logits with hand-written backwards (``config.form``): ``per_pixel`` walks the pixels
+one at a time on a (B, H) running a that stays in cache and keeps each h_d for the backward (D*B*H floats);
+``blocked`` keeps only one (B, H) start per block of pixels and recomputes h in the backward (little memory,
+2-5x slower: it does block-times the work per pixel and computes the sigmoid twice; bench/peer_training.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -21,14 +27,15 @@ from genzoo.registry import register_model
 class NADEConfig(Config):
     image_shape: tuple[PositiveInt, ...] = (1, 28, 28)
     hidden: PositiveInt = 500
-    block: PositiveInt = 8  # pixels per chunk of the O(DH) recurrence: the (B, block, H) work stays in cache
+    form: Literal["per_pixel", "blocked"] = "per_pixel"  # the training pass: fast, or lean in memory (see above)
+    block: PositiveInt = 8  # pixels per chunk of the blocked form: the (B, block, H) work stays in cache
 
 
 def nade_logits_cumsum(x, W, c, V, b):
     """Eq. 4-5 written directly, a = c + exclusive cumsum over d of x_d W[:, d]: the reference form.
 
-    Autograd through it saves several (B, D, H) tensors; ``_NADELogits`` computes the same in blocks. Kept for
-    the tests and bench/ar_training.py, which compare the two.
+    Autograd through it saves several (B, D, H) tensors; ``_PerPixelLogits`` and ``_BlockedLogits`` compute
+    the same. Kept for the tests and bench/, which compare them.
     """
     contrib = x[:, :, None] * W.T  # (B, D, H)
     a = torch.cumsum(contrib, dim=1) - contrib + c
@@ -46,7 +53,65 @@ def _block_pre_activations(x_block, W_T_block, a_start):
     return a_start[:, None, :] + within.view(B, K, -1)
 
 
-class _NADELogits(torch.autograd.Function):
+def _per_pixel_pass(x_T, W_T, c, V, keep: list | None) -> torch.Tensor:
+    """(D, B) logits less b, walking a_{d+1} = a_d + x_d W[:, d] on one (B, H) tensor; h_d appended to ``keep``.
+
+    Each h_d is its own (B, H) tensor on purpose: one (D, B, H) block would be a fresh mmap every step, and the
+    page faults of its first write cost more than the sigmoids (measured 2 ms against 0.25 ms per pixel at
+    B = 512, H = 500); blocks of this size come back from the allocator's free list.
+    """
+    D, B = x_T.shape
+    logits = x_T.new_empty(D, B)
+    a = c.expand(B, -1).clone()  # (B, H) = a_1
+    h = None
+    for d in range(D):
+        h = torch.sigmoid(a) if keep is not None or h is None else torch.sigmoid(a, out=h)  # (B, H) = h_d
+        torch.mv(h, V[d], out=logits[d])
+        if keep is not None:
+            keep.append(h)
+        a.addr_(x_T[d], W_T[d])  # a_{d+1}
+    return logits
+
+
+class _PerPixelLogits(torch.autograd.Function):
+    """All D conditional logits of NADE (eq. 4-5), pixel by pixel, keeping every h_d for a hand-written backward.
+
+    The backward walks the pixels in reverse carrying ``later``, the sum of dL/da over the pixels after d: what
+    x_d W[:, d] receives (it enters every later a), and, summed over all pixels, what c receives. Checked
+    against the cumsum form with ``torch.autograd.gradcheck`` in tests.
+    """
+
+    @staticmethod
+    def forward(ctx, x, W, c, V, b):
+        x_T, W_T = x.t().contiguous(), W.t().contiguous()  # (D, B), (D, H): row d is pixel d / W[:, d]
+        hidden = []
+        logits = _per_pixel_pass(x_T, W_T, c, V, hidden)
+        ctx.save_for_backward(x_T, W_T, V, *hidden)  # saved tensors: autograd frees them after the backward
+        return logits.t() + b  # (B, D)
+
+    @staticmethod
+    def backward(ctx, grad_logits):
+        x_T, W_T, V, *hidden = ctx.saved_tensors
+        D, B = x_T.shape
+        g_T = grad_logits.t().contiguous()  # (D, B)
+        grad_W_T, grad_V = torch.empty_like(W_T), torch.empty_like(V)
+        grad_x_T = torch.empty_like(x_T) if ctx.needs_input_grad[0] else None
+        later = x_T.new_zeros(B, W_T.shape[1])  # (B, H): sum of dL/da over the pixels after d
+        grad_a = torch.empty_like(later)
+        for d in reversed(range(D)):
+            h = hidden[d]  # (B, H)
+            torch.mv(h.t(), g_T[d], out=grad_V[d])
+            torch.mv(later.t(), x_T[d], out=grad_W_T[d])
+            if grad_x_T is not None:
+                torch.mv(later, W_T[d], out=grad_x_T[d])
+            torch.mul(h, h, out=grad_a)
+            torch.sub(h, grad_a, out=grad_a).mul_(g_T[d, :, None]).mul_(V[d])  # dL/da_d = g_d V_d h (1 - h)
+            later.add_(grad_a)
+        grad_x = None if grad_x_T is None else grad_x_T.t()
+        return grad_x, grad_W_T.t(), later.sum(0), grad_V, grad_logits.sum(0)
+
+
+class _BlockedLogits(torch.autograd.Function):
     """All D conditional logits of NADE (eq. 4-5), walked block by block with a hand-written backward.
 
     The plain form, a = c + exclusive cumsum over d of x_d W[:, d], materializes and saves several (B, D, H)
@@ -116,7 +181,12 @@ class NADE(BinaryAutoregressiveModel):
         self.b = nn.Parameter(torch.zeros(D))
 
     def conditional_logits(self, x: torch.Tensor, mask: int = 0) -> torch.Tensor:
-        return _NADELogits.apply(x, self.W, self.c, self.V, self.b, self.config.block)  # (B, D)
+        params = (self.W, self.c, self.V, self.b)
+        if not torch.is_grad_enabled() or not any(t.requires_grad for t in (x, *params)):
+            return _per_pixel_pass(x.t().contiguous(), self.W.t().contiguous(), self.c, self.V, None).t() + self.b
+        if self.config.form == "blocked":
+            return _BlockedLogits.apply(x, *params, self.config.block)  # (B, D)
+        return _PerPixelLogits.apply(x, *params)  # (B, D)
 
     def _sample_incremental(self, u: torch.Tensor, mask: int) -> torch.Tensor:
         n, D = u.shape
