@@ -26,6 +26,7 @@ from torch import nn
 
 from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveInt
 from genzoo.models.autoregressive.base import BinaryAutoregressiveModel
+from genzoo.models.autoregressive.prefix_linear import prefix_blocks, prefix_masked_linear
 from genzoo.registry import register_model
 
 
@@ -42,7 +43,12 @@ class MADEConfig(Config):
 
 
 def made_degrees(num_pixels: int, hidden: int, layers: int, num_masks: int, order: str, seed: int):
-    """Positions (K, D) of each pixel in its order, and hidden degrees (K, L, H), as in MADE sec. 4."""
+    """Positions (K, D) of each pixel in its order, and hidden degrees (K, L, H), as in MADE sec. 4.
+
+    With one mask each layer's degrees are sorted: the units are exchangeable, so this only relabels them, and
+    in raster order it makes every mask a staircase whose zero half ``prefix_masked_linear`` skips. (With
+    several masks, sorting each mask's degrees would tie a unit's degree across masks; they stay as drawn.)
+    """
     if order not in ("natural", "random"):
         raise ValueError(f"order must be 'natural' or 'random', got {order!r}")
     g = torch.Generator().manual_seed(seed)
@@ -54,6 +60,8 @@ def made_degrees(num_pixels: int, hidden: int, layers: int, num_masks: int, orde
         for l in range(layers):
             degrees[k, l] = torch.randint(low, num_pixels - 1, (hidden,), generator=g)
             low = int(degrees[k, l].min())
+    if num_masks == 1:
+        degrees = degrees.sort(dim=-1).values
     return positions, degrees
 
 
@@ -93,6 +101,7 @@ class MADE(BinaryAutoregressiveModel):
         self.register_buffer("degrees", degrees.to(index_dtype))
         self.register_buffer("mask_step", torch.zeros((), dtype=torch.long))  # which mask trains next
         self._build_masks()
+        self.register_load_state_dict_pre_hook(_sort_hidden_units)
         self.register_load_state_dict_post_hook(lambda module, _: module._build_masks())
 
     def made_config(self) -> MADEConfig:
@@ -108,6 +117,11 @@ class MADE(BinaryAutoregressiveModel):
         if getattr(self, "direct", None) is not None:  # output d sees inputs at positions < p(d)
             direct = made_masks(self.positions, self.degrees[:, :0])[0]
             self.register_buffer("mask_direct", direct.to(dtype), persistent=False)
+        # per mask, the row blocks of each mask that is a staircase (raster order, sorted degrees), else None
+        names = [f"mask{i}" for i in range(len(self.net))] + (["mask_direct"] if self.direct is not None else [])
+        natural = [torch.equal(p, torch.arange(len(p), device=p.device)) for p in self.positions]
+        self._prefix_blocks = [{name: prefix_blocks(getattr(self, name)[k]) if natural[k] else None for name in names}
+                               for k in range(self.num_masks)]
 
     def masked_weights(self, mask: int) -> list[torch.Tensor]:
         return [layer.weight * getattr(self, f"mask{i}")[mask] for i, layer in enumerate(self.net)]
@@ -132,13 +146,21 @@ class MADE(BinaryAutoregressiveModel):
 
     def conditional_logits(self, x: torch.Tensor, mask: int = 0) -> torch.Tensor:
         h = x  # (B, D)
-        weights = self.masked_weights(mask)
-        for i, (layer, w) in enumerate(zip(self.net, weights)):
-            h = F.linear(h, w, layer.bias)  # (B, H) for hidden layers, (B, D) for the output
+        for i, layer in enumerate(self.net):
+            h = self._masked_linear(h, layer.weight, layer.bias, f"mask{i}", mask)  # (B, H), the output (B, D)
             if i < len(self.net) - 1:
                 h = F.relu(h)
-        direct = self.masked_direct_weight(mask)
-        return h if direct is None else h + F.linear(x, direct)
+        if self.direct is None:
+            return h
+        return h + self._masked_linear(x, self.direct.weight, None, "mask_direct", mask)
+
+    def _masked_linear(self, x, weight, bias, mask_name: str, mask: int) -> torch.Tensor:
+        """``F.linear(x, weight * mask, bias)``, skipping the zero half of a staircase mask (not under autocast,
+        whose casts the blocked form does not make)."""
+        connectivity, blocks = getattr(self, mask_name)[mask], self._prefix_blocks[mask][mask_name]
+        if blocks is not None and not torch.is_autocast_enabled(x.device.type):
+            return prefix_masked_linear(x, weight, bias, connectivity, blocks)
+        return F.linear(x, weight * connectivity, bias)
 
     def training_mask(self) -> int:
         if self.num_masks == 1 or not self.training:
@@ -187,3 +209,20 @@ def _group_by_degree(degrees: torch.Tensor, num_pixels: int) -> list[torch.Tenso
         groups.append(order[start : start + c] if c else None)
         start += c
     return groups
+
+
+def _sort_hidden_units(module, state_dict, prefix, *_):
+    """Load-state-dict pre-hook: a one-mask MADE saved before its degrees were sorted gets its hidden units
+    relabeled in sorted order (rows of the layer's weight and bias, columns of the next layer's weight): the
+    same function, with the degrees its config now derives."""
+    key = prefix + "degrees"
+    if module.num_masks != 1 or key not in state_dict:
+        return
+    degrees = state_dict[key].clone()  # (1, L, H)
+    for l in range(degrees.shape[1]):
+        order = torch.argsort(degrees[0, l], stable=True)
+        degrees[0, l] = degrees[0, l][order]
+        for name in ("weight", "bias"):
+            state_dict[f"{prefix}net.{l}.{name}"] = state_dict[f"{prefix}net.{l}.{name}"][order]
+        state_dict[f"{prefix}net.{l + 1}.weight"] = state_dict[f"{prefix}net.{l + 1}.weight"][:, order]
+    state_dict[key] = degrees
