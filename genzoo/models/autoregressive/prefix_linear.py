@@ -14,13 +14,16 @@ import torch
 Block = tuple[int, int, int, int]  # rows r0:r1, fully connected columns :c0, masked columns c0:c1
 
 
-def prefix_blocks(mask: torch.Tensor, groups: int = 8, max_share: float = 0.75) -> tuple[Block, ...] | None:
+def prefix_blocks(mask: torch.Tensor, groups: int | None = None, max_share: float = 0.75) -> tuple[Block, ...] | None:
     """Row blocks of a (out, in) 0/1 ``mask`` whose every row is a prefix of ones, or None.
 
-    None also when the blocks would still compute more than ``max_share`` of the dense products (rows of very
-    different lengths in one block), where the dense product is as fast.
+    ``groups`` blocks: more skip more of the zero half (each block's edge is ~1/groups of its row range) but
+    each costs a dozen small calls; by default 4 up to 2^20 weights, 8 above (measured best at 784 x 500
+    and 784 x 8000 on one thread, batch 64 and 512). None also when the blocks would still compute more than
+    ``max_share`` of the dense products (rows of very different lengths in one block).
     """
     out_features, in_features = mask.shape
+    groups = groups or (4 if mask.numel() <= 2**20 else 8)
     lengths = (mask != 0).sum(1)  # (out,)
     prefix = torch.arange(in_features, device=mask.device) < lengths[:, None]  # (out, in)
     if not torch.equal(mask != 0, prefix):
@@ -63,7 +66,7 @@ class _PrefixMaskedLinear(torch.autograd.Function):
         grad_weight = torch.empty_like(weight)
         grad_x_T = x.new_zeros(x.shape[1], x.shape[0]) if ctx.needs_input_grad[0] else None  # (in, B)
         for (r0, r1, c0, c1), edge in zip(ctx.blocks, edges):
-            grad_weight[r0:r1, c1:] = 0
+            grad_weight[r0:r1, c1:].zero_()
             grad_weight[r0:r1, :c1].addmm_(g_T[r0:r1], x[:, :c1], beta=0)
             grad_weight[r0:r1, c0:c1].mul_(mask[r0:r1, c0:c1])
             if grad_x_T is not None:
