@@ -89,8 +89,10 @@ def save_pretrained(model, path: str | Path, metrics: dict[str, Any] | None = No
     """Save ``model``'s weights and everything needed to rebuild it: into one ``.safetensors`` file, or, for a
     path without that suffix, into a Hugging Face folder (``model.safetensors`` + ``config.json``).
 
-    ``dtype`` (e.g. ``torch.float16``) stores the floating tensors at that precision, half the file size;
-    loading casts them back to the model's own dtype. See ``round_to_storage_dtype_`` for honest metrics.
+    ``dtype`` (e.g. ``torch.float16``) stores the floating tensors at that precision, half the file size, and
+    integer tensors in the narrowest integer type that holds their values (a 32-mask MADE's int64 degrees take
+    a quarter); loading casts both back to the model's own dtypes. See ``round_to_storage_dtype_`` for honest
+    metrics.
     Returns the path written (the folder for the Hugging Face layout).
     """
     path = Path(path)
@@ -98,7 +100,7 @@ def save_pretrained(model, path: str | Path, metrics: dict[str, Any] | None = No
     weights = folder / WEIGHTS_NAME if folder is not None else path
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if dtype is not None:
-        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+        tensors = {k: v.to(dtype) if v.is_floating_point() else _narrowest_integers(v) for k, v in tensors.items()}
     config = config_to_dict(model.config)
     metadata = {
         "format": FORMAT,
@@ -116,6 +118,17 @@ def save_pretrained(model, path: str | Path, metrics: dict[str, Any] | None = No
         text = json.dumps({**config, "architecture": model.architecture}, sort_keys=True, indent=2)
         _atomic_write_text(folder / CONFIG_NAME, text)
     return path
+
+
+def _narrowest_integers(tensor: torch.Tensor) -> torch.Tensor:
+    """An integer tensor in the narrowest of int8/int16/int32 that holds its values (others unchanged)."""
+    if tensor.dtype not in (torch.int16, torch.int32, torch.int64) or tensor.numel() == 0:
+        return tensor
+    low, high = int(tensor.min()), int(tensor.max())
+    for dtype in (torch.int8, torch.int16, torch.int32):
+        if torch.iinfo(dtype).min <= low and high <= torch.iinfo(dtype).max:
+            return tensor.to(dtype)
+    return tensor
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

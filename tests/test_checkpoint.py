@@ -73,10 +73,13 @@ def test_float16_storage_halves_the_file_and_loads_exactly_the_rounded_weights(t
         stored = {k: fh.get_tensor(k).dtype for k in fh.keys()}
     assert {k: v for k, v in stored.items() if v.is_floating_point} == {
         k: torch.float16 for k, v in model.state_dict().items() if v.is_floating_point()}
+    # orders and degrees (< 784) stored as int16, the mask counter (0) as int8; loaded back as the model's int64
     assert {k: v for k, v in stored.items() if not v.is_floating_point} == {
-        k: v.dtype for k, v in model.state_dict().items() if not v.is_floating_point()}  # orders stay integers
+        "positions": torch.int16, "degrees": torch.int16, "mask_step": torch.int8}
     loaded = load_pretrained(half)
     assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    assert all(torch.equal(loaded.get_buffer(k), model.get_buffer(k)) and loaded.get_buffer(k).dtype == torch.int64
+               for k in ("positions", "degrees", "mask_step"))
     x = (torch.rand(8, 1, 28, 28) < 0.3).float()
     assert not torch.equal(loaded.log_prob(x), model.log_prob(x))  # float16 did round the weights ...
     round_to_storage_dtype_(model, torch.float16)

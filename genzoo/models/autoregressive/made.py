@@ -94,11 +94,9 @@ class MADE(BinaryAutoregressiveModel):
             nn.init.zeros_(self.direct.weight)  # start as the plain MADE; the data opens the shortcut
         self.num_masks = c.num_masks
         positions, degrees = made_degrees(D, c.hidden, c.layers, c.num_masks, c.order, c.mask_seed)
-        # Orders and degrees travel with the weights; the (K, out, in) masks are rebuilt from them. int16 where D
-        # allows: at 32 masks of 8000 units the degrees are 0.5 MB instead of 2 MB of the shipped file.
-        index_dtype = torch.int16 if D <= torch.iinfo(torch.int16).max else torch.int32
-        self.register_buffer("positions", positions.to(index_dtype))
-        self.register_buffer("degrees", degrees.to(index_dtype))
+        # Orders and degrees travel with the weights (small); the (K, out, in) masks are rebuilt from them.
+        self.register_buffer("positions", positions)
+        self.register_buffer("degrees", degrees)
         self.register_buffer("mask_step", torch.zeros((), dtype=torch.long))  # which mask trains next
         self._build_masks()
         self.register_load_state_dict_pre_hook(_sort_hidden_units)
@@ -179,7 +177,7 @@ class MADE(BinaryAutoregressiveModel):
         n, D = u.shape
         weights = self.masked_weights(mask)
         direct = self.masked_direct_weight(mask)
-        unit_degrees = [self.positions[mask].long()] + list(self.degrees[mask].long())  # layer 0 = the pixels
+        unit_degrees = [self.positions[mask]] + list(self.degrees[mask])  # layer 0 = the pixels
         # groups[l][t]: units of layer l with degree t (pixels: exactly one per position)
         groups = [_group_by_degree(deg, D) for deg in unit_degrees]
         values = [torch.zeros(n, D, device=u.device)] + [torch.zeros(n, len(d), device=u.device) for d in unit_degrees[1:]]
