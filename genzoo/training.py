@@ -164,7 +164,11 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
         from lion_pytorch import Lion
 
         return Lion(groups, lr=config.lr, betas=tuple(config.lion_betas))
-    return torch.optim.AdamW(groups, lr=config.lr, betas=tuple(config.adam_betas))
+    # The fused kernel (one pass per tensor) where torch has it: on the CPU 2.6x faster than the default
+    # per-operation AdamW at 784 x 500, and 4.6x where half the gradients are masked zeros (the default's sqrt
+    # is ~6x slower on exact zeros there); bench/peer_training.py.
+    fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in model.parameters())
+    return torch.optim.AdamW(groups, lr=config.lr, betas=tuple(config.adam_betas), fused=fused or None)
 
 
 def warmup_cosine(warmup: int, total: int, min_ratio: float, calls_per_step: int = 1):
