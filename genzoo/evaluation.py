@@ -8,10 +8,19 @@ from accelerate import Accelerator
 from torch.utils.data import DataLoader, TensorDataset
 
 
+TEST_HEAD = 1000  # exports also record their metrics on this many first test examples: a check in seconds
+
+
 @torch.no_grad()
-def evaluate(model, split, accelerator: Accelerator, batch_size: int = 500) -> dict[str, float]:
-    """Means over ``split`` of the model's per-example metrics, turned into numbers by ``summarize_metrics``."""
-    loader = accelerator.prepare(DataLoader(TensorDataset(*split.tensors()), batch_size=batch_size))
+def evaluate(model, split, accelerator: Accelerator, batch_size: int = 500,
+             first: int | None = None) -> dict[str, float]:
+    """Means over ``split`` of the model's per-example metrics, turned into numbers by ``summarize_metrics``.
+
+    ``first = n``: over the split's first n examples only, and without the model's whole-split metrics
+    (``split_metrics``, e.g. sample scores): the quick check a shipped checkpoint's tests reproduce.
+    """
+    stored = split.tensors() if first is None else tuple(t[:first] for t in split.tensors())
+    loader = accelerator.prepare(DataLoader(TensorDataset(*stored), batch_size=batch_size))
     was_training = model.training
     model.eval()
     sums, count = {}, 0
@@ -22,6 +31,7 @@ def evaluate(model, split, accelerator: Accelerator, batch_size: int = 500) -> d
             sums[key] = sums.get(key, 0.0) + value.double().sum(0).cpu()  # scalar, or (K,) for vector metrics
         count += next(iter(metrics.values())).shape[0]
     metrics = model.summarize_metrics({key: total / count for key, total in sums.items()})
-    metrics.update(model.split_metrics(split, accelerator))
+    if first is None:
+        metrics.update(model.split_metrics(split, accelerator))
     model.train(was_training)
     return metrics

@@ -46,8 +46,13 @@ def test_resumed_run_continues_with_the_same_losses(tmp_path):
     full = losses(run)
     assert sorted(full) == [1, 2, 3, 4, 5, 6]
     assert (run / "samples" / "step_00000003.png").is_file() and result["path"].is_file()
-    meta_metrics = load_pretrained(result["path"]).pretrained_metadata["metrics"]
-    assert {"valid_nll", "test_nll", "step"} <= set(meta_metrics)
+    exported = load_pretrained(result["path"])
+    meta_metrics = exported.pretrained_metadata["metrics"]
+    assert {"valid_nll", "test_nll", "test_head1000_nll", "step"} <= set(meta_metrics)
+    test = BinarizedMNISTData().load("test")  # the head's metric is that of the first 1000 test images alone
+    head = -exported.log_prob(test.head(1000)).double().mean().item()
+    assert meta_metrics["test_head1000_nll"] == pytest.approx(head, rel=1e-6)
+    assert meta_metrics["test_head1000_nll"] != pytest.approx(meta_metrics["test_nll"], rel=1e-6)
 
     # Kill after step 3: drop everything the run wrote later, then resume from its last saved state.
     shutil.rmtree(run / "checkpoints" / "step_00000006")
