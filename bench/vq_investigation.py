@@ -1,7 +1,7 @@
 """Why the rotation trick reconstructs worse than straight-through here, and how much of FSQ's codebook is used.
 
     python -m bench.vq_investigation [--steps 3000 20000] [--seeds 0 1] [--peer] [--fsq] [--finished-only]
-        [--write-readme]
+        [--only NAME ...] [--write-readme]
 
 Every run is configs/vqvae_{ste,rotation}_mnist.yaml (1024 codes) with only the named settings changed,
 trained by the one training loop into runs/vq-investigation/<name> (a finished run is reused, a killed one
@@ -87,7 +87,12 @@ def run(name: str, config_path: str, overrides: list[str], steps: int, root: Pat
 
 
 def investigation_rows(steps_list: list[int], seeds: list[int], peer: bool, root: Path,
-                       train_missing: bool = True) -> list[list]:
+                       train_missing: bool = True, only: list[str] | None = None) -> list[list]:
+    """One row per variant; with ``only``, the variants not named there are tabulated when finished, never
+    trained (so one core can train one long run while the table shows every finished one)."""
+    def trains(name: str) -> bool:
+        return train_missing and (only is None or name in only)
+
     rows = []
     for steps in steps_list:
         for codebook, codebook_overrides in CODEBOOK.items():
@@ -95,13 +100,13 @@ def investigation_rows(steps_list: list[int], seeds: list[int], peer: bool, root
                 for seed in seeds:
                     name = f"genzoo-{estimator}-{codebook.split()[0].lower()}-{steps}-seed{seed}"
                     m = run(name, config_path, [*codebook_overrides, f"train.seed={seed}"], steps, root,
-                            train_missing=train_missing)
+                            train_missing=trains(name))
                     rows.append(["genzoo", estimator, codebook, steps, seed, m])
     if peer:
         for estimator, config_path in CONFIGS.items():
             name = f"peer-{estimator}-ema-{steps_list[0]}-seed{seeds[0]}"
             m = run(name, config_path, ["model.ema_decay=0.99", f"train.seed={seeds[0]}"], steps_list[0], root,
-                    peer_rotation=estimator == "rotation", train_missing=train_missing)
+                    peer_rotation=estimator == "rotation", train_missing=trains(name))
             rows.append(["vector-quantize-pytorch", estimator, "EMA 0.99", steps_list[0], seeds[0], m])
     return [row for row in rows if row[-1] is not None]
 
@@ -126,11 +131,14 @@ def main() -> None:
     parser.add_argument("--fsq", action="store_true", help="also fsq-mnist's code usage on train and test")
     parser.add_argument("--root", default="runs/vq-investigation")
     parser.add_argument("--finished-only", action="store_true", help="tabulate finished runs, train none")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="train only these runs (e.g. genzoo-rotation-ema-20000-seed0); tabulate the others "
+                             "that are finished")
     parser.add_argument("--write-readme", action="store_true")
     args = parser.parse_args()
     root = Path(args.root)
     table = investigation_table(investigation_rows(args.steps, args.seeds, args.peer, root,
-                                                   train_missing=not args.finished_only))
+                                                   train_missing=not args.finished_only, only=args.only))
     if args.fsq:
         table += "\n\n" + fsq_usage_report(root / "fsq-unused.png")
     print(table)
