@@ -60,17 +60,14 @@ def ours_loss(model):
 
 def reference_loss(model, x: torch.Tensor) -> torch.Tensor | None:
     """Our model's loss by the plainest form of its maths, to show the fast passes change no loss: NADE's eq. 4-5
-    as a cumsum, a MADE (FVSBN too) as dense ``F.linear(h, weight * mask)`` layers; None for the PixelCNNs."""
+    as a cumsum, a MADE (FVSBN too) in its ``dense_form`` (``F.linear(h, weight * mask)`` layers); None for the
+    PixelCNNs."""
     x_flat = x.flatten(1)
     if isinstance(model, NADE):
         logits = nade_logits_cumsum(x_flat, model.W, model.c, model.V, model.b)
     elif isinstance(model, MADE):
-        logits = x_flat
-        for i, (layer, weight) in enumerate(zip(model.net, model.masked_weights(0))):
-            logits = F.linear(logits, weight, layer.bias)
-            logits = F.relu(logits) if i < len(model.net) - 1 else logits
-        direct = model.masked_direct_weight(0)
-        logits = logits if direct is None else logits + F.linear(x_flat, direct)
+        with model.dense_form():
+            logits = model.conditional_logits(x_flat)
     else:
         return None
     return F.binary_cross_entropy_with_logits(logits, x_flat, reduction="none").sum(1).mean()

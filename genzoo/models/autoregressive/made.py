@@ -17,6 +17,7 @@ the earlier pixels cannot.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -98,6 +99,7 @@ class MADE(BinaryAutoregressiveModel):
         self.register_buffer("positions", positions)
         self.register_buffer("degrees", degrees)
         self.register_buffer("mask_step", torch.zeros((), dtype=torch.long))  # which mask trains next
+        self._dense = False  # True inside dense_form()
         self._build_masks()
         self.register_load_state_dict_pre_hook(_sort_hidden_units)
         self.register_load_state_dict_post_hook(lambda module, _: module._build_masks())
@@ -152,11 +154,21 @@ class MADE(BinaryAutoregressiveModel):
             return h
         return h + self._masked_linear(x, self.direct.weight, None, "mask_direct", mask)
 
+    @contextmanager
+    def dense_form(self):
+        """Within it every masked layer is the plain ``F.linear(x, weight * mask, bias)``: the reference the
+        blocked products are tested and benchmarked against (same function, same gradients)."""
+        before, self._dense = self._dense, True
+        try:
+            yield self
+        finally:
+            self._dense = before
+
     def _masked_linear(self, x, weight, bias, mask_name: str, mask: int) -> torch.Tensor:
         """``F.linear(x, weight * mask, bias)``, skipping the zero half of a staircase mask (not under autocast,
-        whose casts the blocked form does not make)."""
+        whose casts the blocked form does not make, nor in ``dense_form``)."""
         connectivity, blocks = getattr(self, mask_name)[mask], self._prefix_blocks[mask][mask_name]
-        if blocks is not None and not torch.is_autocast_enabled(x.device.type):
+        if blocks is not None and not self._dense and not torch.is_autocast_enabled(x.device.type):
             return prefix_masked_linear(x, weight, bias, connectivity, blocks)
         return F.linear(x, weight * connectivity, bias)
 

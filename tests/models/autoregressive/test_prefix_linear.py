@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from genzoo import create_model
+from genzoo.models.autoregressive import made as made_module
 from genzoo.models.autoregressive.prefix_linear import prefix_blocks, prefix_masked_linear
 
 
@@ -47,7 +48,7 @@ def test_masks_that_are_not_prefixes_or_save_nothing_get_none():
     assert prefix_blocks(prefix_mask([4, 0, 4, 0], 4), groups=1) is None  # one block reaching every column
 
 
-def test_one_mask_made_in_raster_order_uses_the_blocks_and_equals_the_dense_form():
+def test_one_mask_made_in_raster_order_uses_the_blocks_and_equals_the_dense_form(monkeypatch):
     model = create_model("made", image_shape=(1, 4, 4), hidden=40, layers=2, direct=True).double()
     with torch.no_grad():
         for p in model.parameters():
@@ -55,15 +56,22 @@ def test_one_mask_made_in_raster_order_uses_the_blocks_and_equals_the_dense_form
     assert all(b is not None for b in model._prefix_blocks[0].values())
     assert torch.equal(model.degrees[0], model.degrees[0].sort(dim=-1).values)
     x = (torch.rand(6, 16, dtype=torch.float64) < 0.5).double()
-    grads = []
-    for use_blocks in (True, False):
-        if not use_blocks:
-            model._prefix_blocks = [{name: None for name in d} for d in model._prefix_blocks]
+    calls = []
+    real = made_module.prefix_masked_linear
+    monkeypatch.setattr(made_module, "prefix_masked_linear", lambda *a: calls.append(1) or real(*a))
+
+    def logits_and_gradients():
         model.zero_grad()
         logits = model.conditional_logits(x)
         F.binary_cross_entropy_with_logits(logits, x).backward()
-        grads.append([logits.detach()] + [p.grad.clone() for p in model.parameters()])
-    for a, r in zip(*grads):
+        return [logits.detach()] + [p.grad.clone() for p in model.parameters()]
+
+    blocked = logits_and_gradients()
+    assert len(calls) == 4  # 3 layers and the direct path
+    with model.dense_form():
+        dense = logits_and_gradients()
+    assert len(calls) == 4 and not model._dense  # the dense form used no block, and ends with the block
+    for a, r in zip(blocked, dense):
         torch.testing.assert_close(a, r, rtol=1e-12, atol=1e-12)
 
 
