@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from genzoo.config import config_to_dict
 from genzoo.registry import create_model, get_model_class, resolve_pretrained
@@ -156,6 +156,23 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     for key in ("config", "dataset", "metrics", "train_config", "depends_on"):
         meta[key] = json.loads(raw.get(key) or "{}")
     return meta
+
+
+def add_metrics(path: str | Path, metrics: dict[str, Any]) -> None:
+    """Add ``metrics`` to a checkpoint's recorded metrics, its tensors kept exactly as stored (verified against
+    their content hash first); the file is rewritten atomically. Existing keys are never changed: a metric
+    recorded at export stays the one measured then."""
+    path = _weights_file(resolve_pretrained(path))
+    meta = read_metadata(path)
+    clash = sorted(k for k in metrics if k in meta["metrics"] and meta["metrics"][k] != metrics[k])
+    if clash:
+        raise ValueError(f"{path} already records {', '.join(clash)} with other values; not overwritten")
+    tensors = load_file(str(path))  # the stored dtypes (float16 weights, narrow integers) as they are
+    verify_tensors(path, meta, tensors)
+    with safe_open(str(path), framework="pt") as fh:
+        raw = dict(fh.metadata())
+    raw["metrics"] = json.dumps({**meta["metrics"], **metrics})
+    atomic_save_safetensors(tensors, path, raw)
 
 
 def verify_tensors(path: Path, meta: dict, state: dict[str, torch.Tensor]) -> None:

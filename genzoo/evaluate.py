@@ -2,6 +2,7 @@
 
     python -m genzoo.evaluate                 # print the tables (also: genzoo-evaluate)
     python -m genzoo.evaluate --write-readme  # also replace the tables between the markers in README.md
+    python -m genzoo.evaluate --record-test-head NAME ...  # add test_head1000_* metrics to older files
 
 Numbers come from evaluating the weights in genzoo/checkpoints/ on the test split named in each file's
 metadata. Each model's family declares its table and fills its row (``results_table``, ``results_row``);
@@ -10,6 +11,7 @@ progress goes to stderr, the tables to stdout.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import time
@@ -17,9 +19,9 @@ from pathlib import Path
 
 from accelerate import Accelerator
 
-from genzoo.checkpoint import load_pretrained
+from genzoo.checkpoint import add_metrics, load_pretrained
 from genzoo.data import pretrained_dataset
-from genzoo.evaluation import evaluate
+from genzoo.evaluation import TEST_HEAD, evaluate
 from genzoo.registry import list_pretrained
 from genzoo.results import Report, markdown
 
@@ -50,6 +52,25 @@ def results(names: list[str] | None = None, data_root: str | None = None) -> lis
     return reports
 
 
+def record_test_head(name: str, accelerator: Accelerator, data_root: str | None = None) -> dict[str, float]:
+    """Add the per-example test metrics on the first ``TEST_HEAD`` test examples to checkpoint ``name`` (files
+    exported before exports recorded them), which its test then checks in seconds. The whole split's
+    per-example metrics are recomputed first and must equal those recorded at export: the head is recorded
+    only for weights that still give their published numbers."""
+    model = load_pretrained(name)
+    split = pretrained_dataset(model, data_root).load("test")
+    recorded = model.pretrained_metadata["metrics"]
+    now = evaluate(model, split, accelerator, per_example_only=True)
+    differ = [f"{k}: {v:.6g} now, {recorded.get(f'test_{k}')} recorded" for k, v in now.items()
+              if not math.isclose(v, recorded.get(f"test_{k}", math.nan), rel_tol=1e-4, abs_tol=1e-5)]
+    if differ:
+        raise ValueError(f"{name}: the test metrics differ from those recorded at export ({'; '.join(differ)}); "
+                         "head metrics not recorded")
+    head = {f"test_head{TEST_HEAD}_{k}": v for k, v in evaluate(model, split, accelerator, first=TEST_HEAD).items()}
+    add_metrics(name, head)
+    return head
+
+
 def write_readme(table: str, path: Path = README, start: str = START, end: str = END) -> None:
     """Replace what lies between the ``start`` and ``end`` markers of ``path`` with ``table``."""
     if not path.is_file():
@@ -65,8 +86,16 @@ def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write-readme", action="store_true", help="replace the results tables in README.md")
     parser.add_argument("--data-root", default=None)
+    parser.add_argument("--record-test-head", action="store_true",
+                        help=f"add the metrics on the first {TEST_HEAD} test examples to the named checkpoints "
+                             "(after checking the whole split against the recorded metrics); no tables")
     parser.add_argument("names", nargs="*", help="checkpoints to evaluate (default: every shipped one)")
     args = parser.parse_args(argv)
+    if args.record_test_head:
+        accelerator = Accelerator(cpu=True)
+        for name in args.names or list_pretrained():
+            print(f"{name}: {record_test_head(name, accelerator, args.data_root)}", file=sys.stderr, flush=True)
+        return ""
     table = markdown(results(args.names or None, args.data_root))
     print(table)
     if args.write_readme:

@@ -13,11 +13,12 @@ TEST_HEAD = 1000  # exports also record their metrics on this many first test ex
 
 @torch.no_grad()
 def evaluate(model, split, accelerator: Accelerator, batch_size: int = 500,
-             first: int | None = None) -> dict[str, float]:
-    """Means over ``split`` of the model's per-example metrics, turned into numbers by ``summarize_metrics``.
+             first: int | None = None, per_example_only: bool = False) -> dict[str, float]:
+    """Means over ``split`` of the model's per-example metrics, turned into numbers by ``summarize_metrics``,
+    plus the model's whole-split metrics (``split_metrics``, e.g. sample scores) unless ``per_example_only``.
 
-    ``first = n``: over the split's first n examples only, and without the model's whole-split metrics
-    (``split_metrics``, e.g. sample scores): the quick check a shipped checkpoint's tests reproduce.
+    ``first = n``: over the split's first n examples only, per-example metrics only: the quick check a shipped
+    checkpoint's tests reproduce.
     """
     stored = split.tensors() if first is None else tuple(t[:first] for t in split.tensors())
     loader = accelerator.prepare(DataLoader(TensorDataset(*stored), batch_size=batch_size))
@@ -31,7 +32,7 @@ def evaluate(model, split, accelerator: Accelerator, batch_size: int = 500,
             sums[key] = sums.get(key, 0.0) + value.double().sum(0).cpu()  # scalar, or (K,) for vector metrics
         count += next(iter(metrics.values())).shape[0]
     metrics = model.summarize_metrics({key: total / count for key, total in sums.items()})
-    if first is None:
+    if first is None and not per_example_only:
         metrics.update(model.split_metrics(split, accelerator))
     model.train(was_training)
     return metrics

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from genzoo import create_model, load_pretrained, save_pretrained
-from genzoo.checkpoint import read_metadata, round_to_storage_dtype_
+from genzoo.checkpoint import add_metrics, read_metadata, round_to_storage_dtype_
 
 SMALL = (1, 2, 5)
 
@@ -91,6 +91,34 @@ def test_save_is_atomic_no_temporary_left(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["f.safetensors"]
 
 
+def test_add_metrics_keeps_the_stored_tensors_and_never_changes_a_recorded_value(tmp_path):
+    from safetensors.torch import load_file
+
+    torch.manual_seed(0)
+    model = create_model("made", image_shape=SMALL, hidden=7, num_masks=2, order="random").eval()
+    path = save_pretrained(model, tmp_path / "m.safetensors", metrics={"test_nll": 2.5}, dtype=torch.float16)
+    before = load_file(str(path))
+    add_metrics(path, {"test_head1000_nll": 2.25, "test_nll": 2.5})  # an equal value is no change
+    after = load_file(str(path))
+    assert before.keys() == after.keys()
+    assert all(before[k].dtype == after[k].dtype and torch.equal(before[k], after[k]) for k in before)
+    assert read_metadata(path)["metrics"] == {"test_nll": 2.5, "test_head1000_nll": 2.25}
+    x = torch.randint(0, 2, (4, *SMALL)).float()
+    assert torch.equal(load_pretrained(path).log_prob(x), load_pretrained(path).log_prob(x))
+    with pytest.raises(ValueError, match="test_nll"):
+        add_metrics(path, {"test_nll": 2.0})
+    assert read_metadata(path)["metrics"]["test_nll"] == 2.5
+
+
+def test_add_metrics_refuses_a_file_whose_tensors_changed(tmp_path):
+    path = save_pretrained(create_model("fvsbn", image_shape=SMALL), tmp_path / "f.safetensors")
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # the last byte of the tensor data
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="content hash"):
+        add_metrics(path, {"test_head1000_nll": 1.0})
+
+
 @pytest.mark.parametrize("name", __import__("genzoo").list_pretrained())
 def test_shipped_checkpoint_metrics_are_reproduced(name):
     """Each shipped file loads by name, carries its metrics, and its test metrics are what evaluation gives now."""
@@ -122,9 +150,8 @@ def test_shipped_checkpoint_metrics_are_reproduced(name):
             # models scored by their samples (IGN, GAN, priors over codes): 10000 samples scored by the
             # classifier take a minute or more per checkpoint on 2 CPU cores, so only their per-example metrics
             # are recomputed here
-            model.split_metrics = lambda split, accelerator: {}
             assert {"test_fid", "test_precision", "test_recall", "test_classes"} <= set(meta["metrics"])
-        now = evaluate(model, split, Accelerator(cpu=True))
+        now = evaluate(model, split, Accelerator(cpu=True), per_example_only=True)
     assert now
     for key, value in now.items():
         assert value == pytest.approx(meta["metrics"][f"{prefix}{key}"], rel=1e-4, abs=1e-5), key

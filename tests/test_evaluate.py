@@ -3,8 +3,9 @@ import torch
 
 from genzoo import create_model
 from genzoo.data import BinarizedMNISTData, MNISTData
-from genzoo.evaluate import END, START, write_readme
+from genzoo.evaluate import END, START, record_test_head, write_readme
 from genzoo.results import Report, markdown
+from tests.conftest import needs_binarized_mnist
 
 
 def test_tables_come_from_the_families_and_are_written_between_the_markers_only(tmp_path):
@@ -31,3 +32,32 @@ def test_missing_markers_are_an_error(tmp_path):
     readme.write_text("no markers\n")
     with pytest.raises(ValueError, match="markers"):
         write_readme("table", readme)
+
+
+@needs_binarized_mnist
+def test_record_test_head_adds_the_first_examples_metrics_only_to_weights_that_still_match(tmp_path):
+    from accelerate import Accelerator
+
+    from genzoo import save_pretrained
+    from genzoo.checkpoint import read_metadata
+    from genzoo.evaluation import TEST_HEAD, evaluate
+
+    torch.manual_seed(0)
+    model = create_model("fvsbn", image_shape=(1, 28, 28)).eval()
+    data = BinarizedMNISTData()
+    test = data.load("test")
+    accelerator = Accelerator(cpu=True)
+    true_nll = evaluate(model, test, accelerator)["nll"]
+    stale = save_pretrained(model, tmp_path / "stale.safetensors", metrics={"test_nll": true_nll * 1.001},
+                            dataset=data.to_dict())
+    with pytest.raises(ValueError, match="differ from those recorded"):
+        record_test_head(str(stale), accelerator)
+    assert "test_head1000_nll" not in read_metadata(stale)["metrics"]
+
+    good = save_pretrained(model, tmp_path / "good.safetensors", metrics={"test_nll": true_nll},
+                           dataset=data.to_dict())
+    head = record_test_head(str(good), accelerator)
+    expected = evaluate(model, test, accelerator, first=TEST_HEAD)["nll"]
+    assert head == {"test_head1000_nll": pytest.approx(expected, rel=1e-12)}
+    assert read_metadata(good)["metrics"]["test_head1000_nll"] == pytest.approx(expected, rel=1e-12)
+    assert expected != pytest.approx(true_nll, rel=1e-6)  # the head is not the whole split
