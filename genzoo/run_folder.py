@@ -2,6 +2,9 @@
 
 - A new run refuses a folder that holds a run (its own finished one included) unless told to resume it or to
   overwrite it; every process checks before any of them writes.
+- One trainer at a time: while a run trains, its main process holds an exclusive lock on the folder, so a
+  second trainer of the same folder (another shell, a relaunch while the first still runs) is refused instead
+  of resuming from, pruning and cleaning up after the live one.
 - ``checkpoints/history.json`` lists the run's saved states in the order it saved them: pruning removes the
   oldest of *this* history and ``--resume latest`` takes its last entry, so states of an abandoned future
   (after resuming from an older state) are neither taken for the latest nor pruned in its place.
@@ -16,18 +19,58 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; the folder checks below still apply
+    fcntl = None
 
 from safetensors.torch import load_file, save_file
 
 RUN_FILES = ("log.jsonl", "config.json", "checkpoints", "samples", "best.safetensors", "model.safetensors")
 HISTORY = "history.json"
+LOCK = ".lock"  # holds the pid of the process training the run
 STATE_FILE, EMA_FILE = "genzoo_state.json", "genzoo_ema.safetensors"
 
 
 class RunFolderError(RuntimeError):
     """The output folder holds another run (or this run's finished one) and neither resume nor overwrite
     was asked for."""
+
+
+@contextmanager
+def exclusive(out: Path, accelerator):
+    """Hold an exclusive lock on ``out`` (main process) while the body runs, or raise ``RunFolderError`` on
+    every process if another process holds it. The lock is ``flock`` on ``out/.lock``: the operating system
+    releases it when its holder ends, killed or not, so a crashed run never leaves the folder locked."""
+    from accelerate.utils import broadcast_object_list
+
+    handle, holder = None, None
+    if accelerator.is_main_process and fcntl is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        handle = open(out / LOCK, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            handle = None
+        else:
+            handle.truncate(0)
+            handle.write(str(os.getpid()))
+            handle.flush()
+    holder = broadcast_object_list([holder])[0]
+    if holder is not None:
+        raise RunFolderError(f"{out} is being trained by another process (pid {holder}); wait for it to end or "
+                             "stop it, then --resume latest, or train into another train.output_dir")
+    try:
+        yield
+    finally:
+        if handle is not None:
+            handle.close()  # releases the lock
 
 
 def prepare(out: Path, accelerator, resume: str | None, overwrite: bool) -> None:

@@ -212,7 +212,13 @@ def train(model, splits, config: TrainConfig, resume: str | None = None, run_con
     """
     out = Path(config.output_dir)
     accelerator = make_accelerator(config, out)
-    run_folder.prepare(out, accelerator, resume, overwrite)
+    with run_folder.exclusive(out, accelerator):
+        run_folder.prepare(out, accelerator, resume, overwrite)
+        return _train(model, splits, config, accelerator, out, resume, run_config)
+
+
+def _train(model, splits, config: TrainConfig, accelerator: Accelerator, out: Path, resume: str | None,
+           run_config: dict | None) -> dict:
     set_seed(config.seed)
     loader = TensorBatchLoader(splits["train"], config.batch_size, seed=config.seed, device=accelerator.device,
                                process_index=accelerator.process_index, num_processes=accelerator.num_processes)

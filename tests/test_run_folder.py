@@ -12,7 +12,7 @@ import torch
 
 from genzoo import load_pretrained
 from genzoo.data import BinarizedMNISTData, Splits
-from genzoo.run_folder import RunFolderError, history, latest_checkpoint
+from genzoo.run_folder import RunFolderError, exclusive, history, latest_checkpoint
 from genzoo.training import NonFiniteLossError, train
 from tests.conftest import needs_binarized_mnist
 from tests.test_training import config, poison_loss, tiny_made
@@ -38,6 +38,20 @@ def test_a_new_run_refuses_a_folder_holding_a_finished_run(tmp_path):
     second = train(tiny_made(), data(), config(tmp_path, max_steps=3, lr=1e-3), overwrite=True)
     assert [r["step"] for r in records(tmp_path / "run") if "loss" in r] == [1, 2, 3]  # one run's log
     assert second["path"].read_bytes() != before
+
+
+def test_a_folder_being_trained_refuses_a_second_trainer_and_is_free_again_after(tmp_path):
+    from accelerate import Accelerator
+
+    cfg = config(tmp_path, max_steps=3)
+    first = train(tiny_made(), data(), cfg)  # ends with the lock released ...
+    with exclusive(tmp_path / "run", Accelerator(cpu=True)):  # ... so it can be taken: a trainer in progress
+        before = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+        with pytest.raises(RunFolderError, match=r"being trained by another process \(pid \d+\)"):
+            train(tiny_made(), data(), config(tmp_path, max_steps=6), resume="latest")
+        assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == before
+    resumed = train(tiny_made(), data(), config(tmp_path, max_steps=6), resume="latest")  # the lock is free
+    assert resumed["metrics"]["step"] > 0 and first["path"] == resumed["path"]
 
 
 def test_pruning_and_latest_follow_the_runs_history_not_name_order(tmp_path):
