@@ -36,10 +36,16 @@ def outermost_channels(fsq, indices: torch.Tensor) -> torch.Tensor:
     return (codes.abs() >= 1 - 1e-6).sum(-1)
 
 
+def split_counts(model) -> dict[str, torch.Tensor]:
+    """{"train": (K,), "test": (K,)} code counts of a loaded FSQ (or VQ) autoencoder on its dataset's splits."""
+    dataset = pretrained_dataset(model)
+    return {split: code_counts(model, dataset.load(split)) for split in ("train", "test")}
+
+
 def fsq_usage_report(out: Path, name: str = "fsq-mnist") -> str:
     model = load_pretrained(name)
-    fsq, dataset = model.quantizer, pretrained_dataset(model)
-    counts = {split: code_counts(model, dataset.load(split)) for split in ("train", "test")}
+    fsq = model.quantizer
+    counts = split_counts(model)
     used_anywhere = (counts["train"] + counts["test"]) > 0
     unused = torch.nonzero(~used_anywhere).flatten()
     every = torch.arange(model.codebook_size)

@@ -12,7 +12,8 @@ resumes); its test metrics are those the loop measured on the test split at the 
   quantizer in the same VQ-VAE and loop, rotation trick on and off, with the same codebook size, EMA decay,
   commitment weight and k-means initialization (seed 0, the first ``--steps``).
 With ``--fsq``: the shipped ``fsq-mnist``'s code usage on the train and test splits, per-level usage of each
-channel, and a grid of the codes it never uses (decoded) in runs/vq-investigation/fsq-unused.png.
+channel, and a grid of the codes it never uses (decoded) in runs/vq-investigation/fsq-unused.png; and the usage
+after each ``--steps`` of training with its config (first seed; the shipped file is its 3000-step run, seed 0).
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bench.fsq_usage import fsq_usage_report
+from bench.fsq_usage import fsq_usage_report, split_counts
+from genzoo import load_pretrained
 from genzoo.checkpoint import read_metadata
 from genzoo.cli import build_run
 from genzoo.config import load_yaml_config
@@ -32,6 +34,7 @@ from genzoo.quantizers.base import code_statistics
 from genzoo.training import train
 
 CONFIGS = {"ste": "configs/vqvae_ste_mnist.yaml", "rotation": "configs/vqvae_rotation_mnist.yaml"}
+FSQ_CONFIG, FSQ_SHIPPED = "configs/fsq_mnist.yaml", "fsq-mnist"
 CODEBOOK = {"EMA 0.99": ["model.ema_decay=0.99"], "loss": ["model.ema_decay=0"]}
 START, END = "<!-- vq-investigation:start -->", "<!-- vq-investigation:end -->"
 
@@ -86,13 +89,15 @@ def run(name: str, config_path: str, overrides: list[str], steps: int, root: Pat
                  run_config=config)["metrics"]
 
 
-def investigation_rows(steps_list: list[int], seeds: list[int], peer: bool, root: Path,
-                       train_missing: bool = True, only: list[str] | None = None) -> list[list]:
-    """One row per variant; with ``only``, the variants not named there are tabulated when finished, never
-    trained (so one core can train one long run while the table shows every finished one)."""
-    def trains(name: str) -> bool:
-        return train_missing and (only is None or name in only)
+def trainer(train_missing: bool, only: list[str] | None):
+    """Whether the run named ``name`` may be trained: with ``only``, the runs not named there are tabulated
+    when finished, never trained (so one core can train one long run while the table shows every finished
+    one)."""
+    return lambda name: train_missing and (only is None or name in only)
 
+
+def investigation_rows(steps_list: list[int], seeds: list[int], peer: bool, root: Path, trains) -> list[list]:
+    """One row per variant: each estimator and codebook update, each steps and seed; the peer's at the first."""
     rows = []
     for steps in steps_list:
         for codebook, codebook_overrides in CODEBOOK.items():
@@ -109,6 +114,29 @@ def investigation_rows(steps_list: list[int], seeds: list[int], peer: bool, root
                     peer_rotation=estimator == "rotation", train_missing=trains(name))
             rows.append(["vector-quantize-pytorch", estimator, "EMA 0.99", steps_list[0], seeds[0], m])
     return [row for row in rows if row[-1] is not None]
+
+
+def fsq_usage_by_steps(steps_list: list[int], seed: int, root: Path, trains) -> str:
+    """FSQ code usage on train and test after each number of steps (the shipped file where it is that run)."""
+    shipped = read_metadata(FSQ_SHIPPED)
+    lines = ["`configs/fsq_mnist.yaml` (FSQ [8, 5, 5, 5], 1000 codes) trained for longer: codes used "
+             f"(seed {seed}; `python -m bench.vq_investigation --fsq --steps ...`)", "",
+             "| steps | test MSE | used on train | used on test | train or test |", "|---:|---:|---:|---:|---:|"]
+    for steps in steps_list:
+        if shipped["train_config"].get("max_steps") == steps and shipped["train_config"].get("seed") == seed:
+            path, metrics = FSQ_SHIPPED, shipped["metrics"]
+        else:
+            name = f"fsq-{steps}-seed{seed}"
+            metrics = run(name, FSQ_CONFIG, [f"train.seed={seed}"], steps, root, train_missing=trains(name))
+            path = root / name / "model.safetensors"
+        if metrics is None:
+            continue
+        counts = split_counts(load_pretrained(path))
+        used = {split: (c > 0).float().mean() for split, c in counts.items()}
+        either = ((counts["train"] + counts["test"]) > 0).float().mean()
+        lines.append(f"| {steps} | {metrics['test_mse']:.5f} | {used['train']:.1%} | {used['test']:.1%} | "
+                     f"{either:.1%} |")
+    return "\n".join(lines)
 
 
 def investigation_table(rows: list[list]) -> str:
@@ -137,10 +165,11 @@ def main() -> None:
     parser.add_argument("--write-readme", action="store_true")
     args = parser.parse_args()
     root = Path(args.root)
-    table = investigation_table(investigation_rows(args.steps, args.seeds, args.peer, root,
-                                                   train_missing=not args.finished_only, only=args.only))
+    trains = trainer(not args.finished_only, args.only)
+    table = investigation_table(investigation_rows(args.steps, args.seeds, args.peer, root, trains))
     if args.fsq:
         table += "\n\n" + fsq_usage_report(root / "fsq-unused.png")
+        table += "\n\n" + fsq_usage_by_steps(args.steps, args.seeds[0], root, trains)
     print(table)
     if args.write_readme:
         write_readme(table, start=START, end=END)
