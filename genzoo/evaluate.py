@@ -2,6 +2,7 @@
 
     python -m genzoo.evaluate                 # print the tables (also: genzoo-evaluate)
     python -m genzoo.evaluate --write-readme  # also replace the tables between the markers in README.md
+    python -m genzoo.evaluate --write-readme NAME ...  # re-measure these checkpoints, replace only their rows
     python -m genzoo.evaluate --record-test-head NAME ...  # add test_head1000_* metrics to older files
 
 Numbers come from evaluating the weights in genzoo/checkpoints/ on the test split named in each file's
@@ -82,9 +83,35 @@ def write_readme(table: str, path: Path = README, start: str = START, end: str =
     path.write_text(re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S))
 
 
+def replace_rows(tables: str, path: Path = README, start: str = START, end: str = END) -> None:
+    """Replace in ``path``'s results tables the rows of the checkpoints in ``tables`` (each table's header must be
+    there already, and a row of that checkpoint under it): re-measuring one checkpoint leaves the others' rows
+    as their last full run wrote them."""
+    text = path.read_text()
+    head, sep, rest = text.partition(start)
+    block, sep_end, tail = rest.partition(end)
+    if not sep or not sep_end:
+        raise ValueError(f"{path} has no {start} ... {end} markers around the results tables")
+    lines = block.split("\n")
+    for table in tables.split("\n\n"):
+        header, _, *rows = table.split("\n")
+        if header not in lines:
+            raise ValueError(f"{path} has no results table headed {header!r}: rebuild the tables (no names)")
+        first = lines.index(header)
+        for row in rows:
+            cell = row.split(" | ")[0] + " |"  # "| `name` |"
+            # the table's rows run to the first blank line
+            at = next((i for i in range(first + 2, len(lines)) if lines[i].startswith(cell) or not lines[i]), None)
+            if at is None or not lines[at]:
+                raise ValueError(f"{path}: no row {cell} in the table headed {header!r}: rebuild the tables")
+            lines[at] = row
+    path.write_text(head + start + "\n".join(lines) + end + tail)
+
+
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--write-readme", action="store_true", help="replace the results tables in README.md")
+    parser.add_argument("--write-readme", action="store_true",
+                        help="replace the results tables in README.md (with names: only those checkpoints' rows)")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--record-test-head", action="store_true",
                         help=f"add the metrics on the first {TEST_HEAD} test examples to the named checkpoints "
@@ -99,7 +126,7 @@ def main(argv: list[str] | None = None) -> str:
     table = markdown(results(args.names or None, args.data_root))
     print(table)
     if args.write_readme:
-        write_readme(table)
+        replace_rows(table) if args.names else write_readme(table)
     return table
 
 

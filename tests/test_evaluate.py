@@ -3,7 +3,7 @@ import torch
 
 from genzoo import create_model
 from genzoo.data import BinarizedMNISTData, MNISTData
-from genzoo.evaluate import END, START, record_test_head, write_readme
+from genzoo.evaluate import END, START, record_test_head, replace_rows, write_readme
 from genzoo.results import Report, markdown
 from tests.conftest import needs_binarized_mnist
 
@@ -25,6 +25,20 @@ def test_tables_come_from_the_families_and_are_written_between_the_markers_only(
                 "88.40 (Germain et al. 2015, 1 mask) |")
     fsq_row = f"| `fsq-mnist` | FSQ [8, 5, 5, 5] | {fsq.num_parameters():,} | mnist | 0.01235 | 20.50 | 98.7% | 800.2 | 0.0100 |"
     assert made_row in text and fsq_row in text and text.index(made_row) < text.index(fsq_row)
+
+
+def test_named_checkpoints_replace_their_rows_only(tmp_path):
+    readme = tmp_path / "README.md"
+    header, rule = "| checkpoint | nll |", "|---|---:|"
+    other = "| `x` | t | 1 |"
+    readme.write_text(f"intro\n{START}\n{header}\n{rule}\n| `a` | 1.0 |\n| `b` | 2.0 |\n\n{other}\n{END}\nend\n")
+    replace_rows(f"{header}\n{rule}\n| `b` | 1.5 |", readme)
+    assert readme.read_text() == (f"intro\n{START}\n{header}\n{rule}\n| `a` | 1.0 |\n| `b` | 1.5 |\n\n{other}\n"
+                                  f"{END}\nend\n")
+    with pytest.raises(ValueError, match="no row .*`x`"):  # in another table: not this table's row
+        replace_rows(f"{header}\n{rule}\n| `x` | 3.0 |", readme)
+    with pytest.raises(ValueError, match="no results table headed"):
+        replace_rows("| checkpoint | mse |\n|---|---:|\n| `a` | 0.1 |", readme)
 
 
 def test_missing_markers_are_an_error(tmp_path):
