@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 import time
 from pathlib import Path
@@ -72,26 +71,29 @@ def record_test_head(name: str, accelerator: Accelerator, data_root: str | None 
     return head
 
 
-def write_readme(table: str, path: Path = README, start: str = START, end: str = END) -> None:
-    """Replace what lies between the ``start`` and ``end`` markers of ``path`` with ``table``."""
+def _around_markers(path: Path, start: str, end: str) -> tuple[str, str, str]:
+    """(text before ``start``, text between the markers, text after ``end``) of ``path``."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: --write-readme works in a checkout of genzoo")
     text = path.read_text()
     if start not in text or end not in text:
         raise ValueError(f"{path} has no {start} ... {end} markers to put the table between")
-    block = f"{start}\n{table}\n{end}"
-    path.write_text(re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S))
+    head, rest = text.split(start, 1)
+    block, tail = rest.split(end, 1)
+    return head, block, tail
+
+
+def write_readme(table: str, path: Path = README, start: str = START, end: str = END) -> None:
+    """Replace what lies between the ``start`` and ``end`` markers of ``path`` with ``table``."""
+    head, _, tail = _around_markers(path, start, end)
+    path.write_text(f"{head}{start}\n{table}\n{end}{tail}")
 
 
 def replace_rows(tables: str, path: Path = README, start: str = START, end: str = END) -> None:
     """Replace in ``path``'s results tables the rows of the checkpoints in ``tables`` (each table's header must be
     there already, and a row of that checkpoint under it): re-measuring one checkpoint leaves the others' rows
     as their last full run wrote them."""
-    text = path.read_text()
-    head, sep, rest = text.partition(start)
-    block, sep_end, tail = rest.partition(end)
-    if not sep or not sep_end:
-        raise ValueError(f"{path} has no {start} ... {end} markers around the results tables")
+    head, block, tail = _around_markers(path, start, end)
     lines = block.split("\n")
     for table in tables.split("\n\n"):
         header, _, *rows = table.split("\n")
@@ -126,7 +128,10 @@ def main(argv: list[str] | None = None) -> str:
     table = markdown(results(args.names or None, args.data_root))
     print(table)
     if args.write_readme:
-        replace_rows(table) if args.names else write_readme(table)
+        if args.names:
+            replace_rows(table)
+        else:
+            write_readme(table)
     return table
 
 
