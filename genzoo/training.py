@@ -26,8 +26,8 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from genzoo import launch, run_folder
-from genzoo.checkpoint import round_to_storage_dtype_, save_pretrained, storage_dtype
-from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range, UnitInterval
+from genzoo.checkpoint import load_pretrained, round_to_storage_dtype_, save_pretrained, storage_dtype
+from genzoo.config import Config, config_to_dict, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range, UnitInterval
 from genzoo.data import TensorBatchLoader
 from genzoo.evaluation import TEST_HEAD, evaluate
 from genzoo.run_log import RunLog
@@ -67,6 +67,9 @@ class TrainConfig(Config):
     log_with: str | None = None  # an Accelerate tracker, e.g. "tensorboard"
     compile: bool = False  # torch.compile the training forward/backward (Accelerate's dynamo backend)
     cpu: bool = False  # force the CPU even where a GPU is present
+    # warm start: the first step starts from this checkpoint's weights (a shipped name or a .safetensors path
+    # of the same architecture and model config) with a fresh optimizer and schedule; None: initial weights
+    init_from: str | None = None
 
 
 class NonFiniteLossError(RuntimeError):
@@ -229,6 +232,9 @@ def _train(model, splits, config: TrainConfig, accelerator: Accelerator, out: Pa
     model = accelerator.unwrap_model(forward).model
     if not resume:  # once per run, before the EMA copies the buffers; a resume loads them with the state
         model.fit_data(splits["train"])
+    train_record = {**asdict(config), "mixed_precision": accelerator.mixed_precision}  # what the run used
+    if config.init_from:  # a resume loads the trained weights with the state instead
+        train_record["init_from_sha256"] = warm_start(model, config.init_from)
     ema = None
     if config.ema_decay > 0:
         ema = AveragedModel(model, multi_avg_fn=ema_multi_avg_fn(config.ema_decay), use_buffers=True)
@@ -236,7 +242,6 @@ def _train(model, splits, config: TrainConfig, accelerator: Accelerator, out: Pa
     if resume:
         folder = run_folder.latest_checkpoint(out) if resume == "latest" else Path(resume)
         _resume(accelerator, out, folder, state, loader, ema)
-    train_record = {**asdict(config), "mixed_precision": accelerator.mixed_precision}  # what the run used
     if config.log_with:
         accelerator.init_trackers(out.name, config=_flat(run_config or {"train": train_record}))
     if accelerator.is_main_process:
@@ -253,6 +258,20 @@ def _train(model, splits, config: TrainConfig, accelerator: Accelerator, out: Pa
     _loop(context, model, ema)
     log.close()
     return _export(context)
+
+
+def warm_start(model, source: str) -> str:
+    """Copy the weights of checkpoint ``source`` (shipped name or path, verified on load) into ``model``, whose
+    architecture and model config must be the checkpoint's; returns the checkpoint's tensors hash, which the
+    run records beside ``init_from``."""
+    loaded = load_pretrained(source, architecture=model.architecture)
+    ours, theirs = config_to_dict(model.config), config_to_dict(loaded.config)
+    differ = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+    if differ:
+        raise ValueError(f"train.init_from={source!r} was trained with another model config: "
+                         + ", ".join(f"model.{k}={theirs.get(k)!r} there, {ours.get(k)!r} here" for k in differ))
+    model.load_state_dict(loaded.state_dict(), strict=True)  # copies in place: the optimizer keeps its tensors
+    return loaded.pretrained_metadata["tensors_sha256"]
 
 
 def _resume(accelerator, out: Path, folder: Path, state: TrainState, loader, ema) -> None:

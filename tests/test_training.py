@@ -167,6 +167,30 @@ def test_float16_export_records_the_metrics_of_the_stored_weights(tmp_path):
     assert loaded.pretrained_metadata["train_config"]["export_dtype"] == "float16"
 
 
+@needs_binarized_mnist
+def test_init_from_starts_from_the_checkpoints_weights_and_records_which(tmp_path):
+    source = train(tiny_made(), Splits(BinarizedMNISTData()), config(tmp_path / "a", max_steps=3))
+    torch.manual_seed(1)  # other initial weights than the source's
+    cfg = config(tmp_path / "b", max_steps=1, lr=1e-9, warmup_steps=0, ema_decay=0.0,
+                 init_from=str(source["path"]))
+    result = train(create_model("made", hidden=8, num_masks=2, order="random"), Splits(BinarizedMNISTData()), cfg)
+    assert result["metrics"]["valid_nll"] == pytest.approx(source["metrics"]["valid_nll"], abs=1e-3)
+    recorded = load_pretrained(result["path"]).pretrained_metadata["train_config"]
+    assert recorded["init_from"] == str(source["path"])
+    assert recorded["init_from_sha256"] == load_pretrained(source["path"]).pretrained_metadata["tensors_sha256"]
+
+
+@needs_binarized_mnist
+def test_init_from_a_checkpoint_of_another_config_names_the_difference(tmp_path):
+    source = train(tiny_made(), Splits(BinarizedMNISTData()), config(tmp_path / "a", max_steps=1))
+    wider = create_model("made", hidden=9, num_masks=2, order="random")
+    with pytest.raises(ValueError, match="model.hidden=8 there, 9 here"):
+        train(wider, Splits(BinarizedMNISTData()), config(tmp_path / "b", init_from=str(source["path"])))
+    with pytest.raises(ValueError, match="holds a 'made' checkpoint, not 'nade'"):
+        train(create_model("nade", hidden=4), Splits(BinarizedMNISTData()),
+              config(tmp_path / "c", init_from=str(source["path"])))
+
+
 def test_unknown_export_dtype_is_refused_before_training():
     with pytest.raises(ValueError, match="export_dtype='int8': expected one of 'float32'"):
         TrainConfig(export_dtype="int8")
