@@ -1,6 +1,6 @@
 """Fast vs naive sampling of the autoregressive models, side by side.
 
-    python -m bench.ar_sampling [--n 64] [--repeats 2] [--naive-rows 2] [--write-readme]
+    python -m bench.ar_sampling [--n 64] [--repeats 2] [--naive-rows 2] [--models NAME ...] [--write-readme]
 
 Naive: one full forward pass per pixel (784 passes). Fast: NADE's a_{d+1} = a_d + W[:, d] x_d, MADE/FVSBN's
 unit-by-degree updates, the PixelCNNs' per-layer caches (Ramachandran et al. 2017) and the Transformer's
@@ -49,10 +49,17 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--naive-rows", type=int, default=2)
+    parser.add_argument("--models", nargs="*", default=None,
+                        help="only these rows (checkpoint names); with --write-readme only their rows are replaced")
     parser.add_argument("--write-readme", action="store_true", help="also put the table into README.md")
     args = parser.parse_args()
+    unknown = set(args.models or ()) - {shipped for _, shipped, _ in MODELS}
+    if unknown:
+        parser.error(f"--models: no row {', '.join(sorted(unknown))}; rows: {', '.join(s for _, s, _ in MODELS)}")
     rows = []
     for arch, shipped, overrides in MODELS:
+        if args.models and shipped not in args.models:
+            continue
         found = shipped in list_pretrained()
         model = load_pretrained(shipped) if found else create_model(arch, **overrides).eval()
         identical, t_naive, t_fast = compare(model, args.n, args.repeats, args.naive_rows)
@@ -60,7 +67,7 @@ def main() -> None:
     caption = (f"Sampling {args.n} images from seed 0, torch threads = {torch.get_num_threads()} "
                f"(`python -m bench.ar_sampling`; grid models' naive time from {args.naive_rows} rows, scaled)")
     publish(caption, ["model", "weights", "identical", "naive s", "fast s", "speed-up"], rows, "ar-sampling",
-            args.write_readme)
+            args.write_readme, rows_only=bool(args.models))
 
 
 if __name__ == "__main__":
