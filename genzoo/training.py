@@ -233,7 +233,7 @@ def _train(model, splits, config: TrainConfig, accelerator: Accelerator, out: Pa
     if not resume:  # once per run, before the EMA copies the buffers; a resume loads them with the state
         model.fit_data(splits["train"])
     train_record = {**asdict(config), "mixed_precision": accelerator.mixed_precision}  # what the run used
-    if config.init_from:  # a resume loads the trained weights with the state instead
+    if config.init_from:  # on a resume too, for the record's hash; the saved state then replaces the weights
         train_record["init_from_sha256"] = warm_start(model, config.init_from)
     ema = None
     if config.ema_decay > 0:
