@@ -22,7 +22,7 @@ def test_tables_come_from_the_families_and_are_written_between_the_markers_only(
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old table" not in text
     made_row = (f"| `made-binmnist` | made | {made.num_parameters():,} | binarized_mnist (static) | 88.12 | 90.50 | "
-                "88.40 (Germain et al. 2015, 1 mask) |")
+                "88.40 (Germain et al. 2015, 1 hidden layer, 1 mask) |")
     fsq_row = f"| `fsq-mnist` | FSQ [8, 5, 5, 5] | {fsq.num_parameters():,} | mnist | 0.01235 | 20.50 | 98.7% | 800.2 | 0.0100 |"
     assert made_row in text and fsq_row in text and text.index(made_row) < text.index(fsq_row)
 
