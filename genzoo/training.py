@@ -27,7 +27,8 @@ from torch.optim.swa_utils import AveragedModel
 
 from genzoo import launch, run_folder
 from genzoo.checkpoint import load_pretrained, round_to_storage_dtype_, save_pretrained, storage_dtype
-from genzoo.config import Config, config_to_dict, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range, UnitInterval
+from genzoo.config import (Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range, UnitInterval,
+                           config_to_dict)
 from genzoo.data import TensorBatchLoader
 from genzoo.evaluation import TEST_HEAD, evaluate
 from genzoo.run_log import RunLog
