@@ -11,7 +11,8 @@ from scipy import stats
 from genzoo import create_model
 
 SMALL = (1, 2, 5)  # D = 10: all 2^10 binary images can be enumerated
-# name, overrides: every architecture, and MADE in its deep, random-order and mask-ensemble forms
+# name, overrides: every architecture, MADE in its deep, random-order and mask-ensemble forms, DeepNADE with
+# one ordering and as an ensemble of orderings
 MODELS = {
     "fvsbn": ("fvsbn", {}),
     "nade": ("nade", {"hidden": 7}),
@@ -20,6 +21,8 @@ MODELS = {
     "made-ensemble": ("made", {"hidden": 12, "layers": 2, "num_masks": 4, "order": "random"}),
     "made-direct": ("made", {"hidden": 12, "order": "random", "direct": True}),
     "made-ensemble-direct": ("made", {"hidden": 12, "layers": 2, "num_masks": 3, "order": "random", "direct": True}),
+    "deepnade": ("deepnade", {"hidden": 9}),
+    "deepnade-ensemble": ("deepnade", {"hidden": 9, "layers": 3, "num_orderings": 3}),
 }
 
 
