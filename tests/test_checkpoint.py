@@ -1,4 +1,5 @@
 import json
+import re
 import struct
 
 import pytest
@@ -139,11 +140,14 @@ def test_shipped_checkpoint_metrics_are_reproduced(name):
         split = pretrained_dataset(model).load("test")
     except DataNotFoundError as exc:
         pytest.skip(f"test data not found: {exc}")
-    prefix = f"test_head{TEST_HEAD}_"
-    if any(k.startswith(prefix) for k in meta["metrics"]):
-        # exported with its metrics on the first test examples: those, in seconds whatever the model's size
-        # (`python -m genzoo.evaluate`, the end of `make demo`, recomputes the whole split)
-        now = evaluate(model, split, Accelerator(cpu=True), first=TEST_HEAD)
+    heads = sorted({int(m.group(1)) for k in meta["metrics"] if (m := re.match(r"test_head(\d+)_", k))})
+    if heads:
+        # exported with its metrics on the first test examples (TEST_HEAD of them, fewer for a model whose
+        # likelihood costs many passes): those, in seconds whatever the model's size (`python -m
+        # genzoo.evaluate`, the end of `make demo`, recomputes the whole split)
+        assert heads[0] <= TEST_HEAD
+        prefix = f"test_head{heads[0]}_"
+        now = evaluate(model, split, Accelerator(cpu=True), first=heads[0])
     else:
         prefix = "test_"
         if model.selection_metric is None or "test_fid" in meta["metrics"]:

@@ -67,6 +67,12 @@ class BinaryAutoregressiveModel(GenerativeModel):
         logits = self.conditional_logits(x_flat, mask)
         return -F.binary_cross_entropy_with_logits(logits, x_flat, reduction="none").sum(-1)
 
+    def component_log_prob(self, x: torch.Tensor, mask: int) -> torch.Tensor:
+        """Exact log p_k(x) in nats, (B,), under the one mask (or ordering) k of the mixture."""
+        if not 0 <= mask < self.num_masks:
+            raise ValueError(f"mask must be in [0, {self.num_masks}), got {mask}")
+        return self._mask_log_prob(check_binary_images(x, self.image_shape).flatten(1), mask)
+
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Exact log p(x) in nats, (B,); for several masks the uniform mixture log (1/K) sum_k p_k(x)."""
         x_flat = check_binary_images(x, self.image_shape).flatten(1)

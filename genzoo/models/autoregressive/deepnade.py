@@ -21,6 +21,7 @@ first K of a larger ensemble are the same orderings.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -65,6 +66,14 @@ class DeepNADE(BinaryAutoregressiveModel):
 
     def ordering(self, mask: int = 0) -> torch.Tensor:
         return self.orderings[mask]
+
+    def with_orderings(self, num_orderings: int) -> DeepNADE:
+        """The same network as the mixture over the first ``num_orderings`` orderings of its ``ordering_seed``:
+        the weights do not depend on K, only log_prob and sample do (so K is chosen after training)."""
+        model = type(self)(dataclasses.replace(self.config, num_orderings=num_orderings)).to(self.device, self.dtype)
+        weights = {name: value for name, value in self.state_dict().items() if name != "orderings"}
+        model.load_state_dict(weights, strict=False)  # the orderings: the new model's own, derived from the seed
+        return model.train(self.training)
 
     # --- the network ------------------------------------------------------------------------------------------
     def _upper(self, a: torch.Tensor) -> torch.Tensor:

@@ -82,6 +82,17 @@ def test_smaller_ensembles_use_the_first_orderings_of_larger_ones():
     assert not torch.equal(big[0], big[1])
 
 
+def test_with_orderings_keeps_the_weights_and_extends_the_mixture():
+    model = tiny_model(num_orderings=2)
+    larger = model.with_orderings(5)
+    assert larger.config.num_orderings == 5 and torch.equal(larger.orderings[:2], model.orderings)
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(model.named_parameters(), larger.named_parameters()))
+    x = torch.randint(0, 2, (6, *TINY)).double()
+    per_ordering = torch.stack([larger._mask_log_prob(x.flatten(1), k) for k in range(5)])  # (5, 6)
+    torch.testing.assert_close(model.log_prob(x), torch.logsumexp(per_ordering[:2], 0) - math.log(2))
+    torch.testing.assert_close(larger.log_prob(x), torch.logsumexp(per_ordering, 0) - math.log(5))
+
+
 @pytest.mark.parametrize("bad, message", [(0.5, "binary"), (float("nan"), "NaN")])
 def test_loss_rejects_non_binary_pixels(bad, message):
     model = tiny_model()
