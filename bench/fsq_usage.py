@@ -42,7 +42,8 @@ def split_counts(model) -> dict[str, torch.Tensor]:
     return {split: code_counts(model, dataset.load(split)) for split in ("train", "test")}
 
 
-def fsq_usage_report(out: Path, name: str = "fsq-mnist") -> str:
+def fsq_usage_report(out: Path, name: str | Path = "fsq-mnist", label: str | None = None) -> str:
+    """The usage report of the FSQ autoencoder ``name`` (shipped name or file), titled ``label`` (default: name)."""
     model = load_pretrained(name)
     fsq = model.quantizer
     counts = split_counts(model)
@@ -57,7 +58,7 @@ def fsq_usage_report(out: Path, name: str = "fsq-mnist") -> str:
     if len(unused):
         grids = unused[:64, None, None].expand(-1, 7, 7)
         save_image_grid(model.decode_indices(grids), out)
-    lines = [f"`{name}` ({fsq.describe()}, {model.codebook_size} codes): codes used on each split "
+    lines = [f"`{label or name}` ({fsq.describe()}, {model.codebook_size} codes): codes used on each split "
              "(`python -m bench.vq_investigation --fsq`)", "",
              "| split | codes used | share | perplexity |", "|---|---:|---:|---:|"]
     for split, c in counts.items():

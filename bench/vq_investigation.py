@@ -11,9 +11,11 @@ resumes); its test metrics are those the loop measured on the test split at the 
 - with ``--peer``: vector-quantize-pytorch's ``VectorQuantize`` (the ``bench`` extra) in place of genzoo's
   quantizer in the same VQ-VAE and loop, rotation trick on and off, with the same codebook size, EMA decay,
   commitment weight and k-means initialization (seed 0, the first ``--steps``).
-With ``--fsq``: the shipped ``fsq-mnist``'s code usage on the train and test splits, per-level usage of each
-channel, and a grid of the codes it never uses (decoded) in runs/vq-investigation/fsq-unused.png; and the usage
-after each ``--steps`` of training with its config (first seed; the shipped file is its 3000-step run, seed 0).
+With ``--fsq``: configs/fsq_mnist.yaml trained for each ``--steps`` (first seed, runs/vq-investigation/
+fsq-<steps>-seed<seed>); the shortest run's code usage on the train and test splits, per-level usage of each
+channel and a grid of the codes it never uses (decoded) in runs/vq-investigation/fsq-unused.png; and every run's
+usage on both splits. (The 3000-step run is the file ``fsq-mnist`` shipped before issue 16; it now ships the
+10000-step run.)
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from genzoo.quantizers.base import code_statistics
 from genzoo.training import train
 
 CONFIGS = {"ste": "configs/vqvae_ste_mnist.yaml", "rotation": "configs/vqvae_rotation_mnist.yaml"}
-FSQ_CONFIG, FSQ_SHIPPED = "configs/fsq_mnist.yaml", "fsq-mnist"
+FSQ_CONFIG = "configs/fsq_mnist.yaml"
 CODEBOOK = {"EMA 0.99": ["model.ema_decay=0.99"], "loss": ["model.ema_decay=0"]}
 START, END = "<!-- vq-investigation:start -->", "<!-- vq-investigation:end -->"
 
@@ -116,21 +118,24 @@ def investigation_rows(steps_list: list[int], seeds: list[int], peer: bool, root
     return [row for row in rows if row[-1] is not None]
 
 
-def fsq_usage_by_steps(steps_list: list[int], seed: int, root: Path, trains) -> str:
-    """FSQ code usage on train and test after each number of steps (the shipped file where it is that run)."""
-    shipped = read_metadata(FSQ_SHIPPED)
+def fsq_runs(steps_list: list[int], seed: int, root: Path, trains) -> list[tuple[int, Path, dict]]:
+    """(steps, export path, test metrics) of configs/fsq_mnist.yaml trained for each number of steps (those
+    finished or trained now)."""
+    runs = []
+    for steps in steps_list:
+        name = f"fsq-{steps}-seed{seed}"
+        metrics = run(name, FSQ_CONFIG, [f"train.seed={seed}"], steps, root, train_missing=trains(name))
+        if metrics is not None:
+            runs.append((steps, root / name / "model.safetensors", metrics))
+    return runs
+
+
+def fsq_usage_by_steps(runs: list[tuple[int, Path, dict]], seed: int) -> str:
+    """FSQ code usage on train and test after each number of steps."""
     lines = ["`configs/fsq_mnist.yaml` (FSQ [8, 5, 5, 5], 1000 codes) trained for longer: codes used "
              f"(seed {seed}; `python -m bench.vq_investigation --fsq --steps ...`)", "",
              "| steps | test MSE | used on train | used on test | train or test |", "|---:|---:|---:|---:|---:|"]
-    for steps in steps_list:
-        if shipped["train_config"].get("max_steps") == steps and shipped["train_config"].get("seed") == seed:
-            path, metrics = FSQ_SHIPPED, shipped["metrics"]
-        else:
-            name = f"fsq-{steps}-seed{seed}"
-            metrics = run(name, FSQ_CONFIG, [f"train.seed={seed}"], steps, root, train_missing=trains(name))
-            path = root / name / "model.safetensors"
-        if metrics is None:
-            continue
+    for steps, path, metrics in runs:
         counts = split_counts(load_pretrained(path))
         used = {split: (c > 0).float().mean() for split, c in counts.items()}
         either = ((counts["train"] + counts["test"]) > 0).float().mean()
@@ -167,9 +172,11 @@ def main() -> None:
     root = Path(args.root)
     trains = trainer(not args.finished_only, args.only)
     table = investigation_table(investigation_rows(args.steps, args.seeds, args.peer, root, trains))
-    if args.fsq:
-        table += "\n\n" + fsq_usage_report(root / "fsq-unused.png")
-        table += "\n\n" + fsq_usage_by_steps(args.steps, args.seeds[0], root, trains)
+    fsq = fsq_runs(args.steps, args.seeds[0], root, trains) if args.fsq else []
+    if fsq:
+        steps, shortest, _ = fsq[0]
+        table += "\n\n" + fsq_usage_report(root / "fsq-unused.png", shortest, label=f"configs/fsq_mnist.yaml, {steps} steps")
+        table += "\n\n" + fsq_usage_by_steps(fsq, args.seeds[0])
     print(table)
     if args.write_readme:
         write_readme(table, start=START, end=END)
