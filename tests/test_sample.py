@@ -17,6 +17,7 @@ TINY = {  # one small instance of every architecture that samples
     "fvsbn": {"image_shape": (1, 3, 4)},
     "nade": {"image_shape": (1, 3, 4), "hidden": 5},
     "made": {"image_shape": (1, 3, 4), "hidden": 6, "num_masks": 3, "order": "random", "direct": True},
+    "deepnade": {"image_shape": (1, 3, 4), "hidden": 6, "num_orderings": 2},
     "pixelcnn": {"grid": (3, 4), "channels": 8, "blocks": 1, "output_channels": 8, "first_kernel": 3},
     "gated_pixelcnn": {"grid": (3, 4), "channels": 8, "layers": 2, "output_channels": 8, "first_kernel": 3},
     "transformer": {"grid": (3, 4), "dim": 16, "heads": 2, "layers": 2},
@@ -42,7 +43,7 @@ def test_every_model_samples_under_bf16_autocast(name):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         x = model.sample(7, generator=torch.Generator().manual_seed(1))
     assert x.shape[0] == 7 and torch.isfinite(x.float()).all()
-    if name in ("fvsbn", "nade", "made", "pixelcnn", "gated_pixelcnn", "transformer"):
+    if name in ("fvsbn", "nade", "made", "deepnade", "pixelcnn", "gated_pixelcnn", "transformer"):
         assert set(x.unique().tolist()) <= {0.0, 1.0}
         assert torch.isfinite(model.log_prob(x.float())).all()
 
