@@ -64,6 +64,7 @@ def ensemble_sizes(orderings: int) -> list[int]:
 
 
 def export(model, source: Path, chosen: int, nll: dict[str, float], head_nll: float, out: Path) -> None:
+    """Save ``model`` as the mixture over ``chosen`` orderings at ``out`` with these metrics (never over a file)."""
     if out.exists():
         raise FileExistsError(f"{out} exists: a finished model is never overwritten (remove it first)")
     meta = read_metadata(source)

@@ -175,7 +175,8 @@ def main() -> None:
     fsq = fsq_runs(args.steps, args.seeds[0], root, trains) if args.fsq else []
     if fsq:
         steps, shortest, _ = fsq[0]
-        table += "\n\n" + fsq_usage_report(root / "fsq-unused.png", shortest, label=f"configs/fsq_mnist.yaml, {steps} steps")
+        label = f"configs/fsq_mnist.yaml, {steps} steps"
+        table += "\n\n" + fsq_usage_report(root / "fsq-unused.png", shortest, label=label)
         table += "\n\n" + fsq_usage_by_steps(fsq, args.seeds[0])
     print(table)
     if args.write_readme:

@@ -88,9 +88,11 @@ def test_with_orderings_keeps_the_weights_and_extends_the_mixture():
     assert larger.config.num_orderings == 5 and torch.equal(larger.orderings[:2], model.orderings)
     assert all(torch.equal(a, b) for (_, a), (_, b) in zip(model.named_parameters(), larger.named_parameters()))
     x = torch.randint(0, 2, (6, *TINY)).double()
-    per_ordering = torch.stack([larger._mask_log_prob(x.flatten(1), k) for k in range(5)])  # (5, 6)
+    per_ordering = torch.stack([larger.component_log_prob(x, k) for k in range(5)])  # (5, 6)
     torch.testing.assert_close(model.log_prob(x), torch.logsumexp(per_ordering[:2], 0) - math.log(2))
     torch.testing.assert_close(larger.log_prob(x), torch.logsumexp(per_ordering, 0) - math.log(5))
+    with pytest.raises(ValueError, match=r"mask must be in \[0, 2\), got 2"):
+        model.component_log_prob(x, 2)
 
 
 @pytest.mark.parametrize("bad, message", [(0.5, "binary"), (float("nan"), "NaN")])
