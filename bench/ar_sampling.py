@@ -2,9 +2,10 @@
 
     python -m bench.ar_sampling [--n 64] [--repeats 2] [--naive-rows 2] [--models NAME ...] [--write-readme]
 
-Naive: one full forward pass per pixel (784 passes). Fast: NADE's a_{d+1} = a_d + W[:, d] x_d, MADE/FVSBN's
-unit-by-degree updates, the PixelCNNs' per-layer caches (Ramachandran et al. 2017) and the Transformer's
-key/value cache. Both samplers use the same random numbers, so the same seed must give identical images.
+Naive: one full forward pass per pixel (784 passes). Fast: NADE's a_{d+1} = a_d + W[:, d] x_d (DeepNADE's first
+layer likewise, two columns per pixel), MADE/FVSBN's unit-by-degree updates, the PixelCNNs' per-layer caches
+(Ramachandran et al. 2017) and the Transformer's key/value cache. Both samplers use the same random numbers,
+so the same seed must give identical images.
 
 The grid models' naive sampler costs one full forward per position whatever the position, so it is timed on
 its first ``--naive-rows`` rows and scaled to the whole grid (``naive s`` is that estimate; the identical
@@ -23,6 +24,7 @@ from genzoo.models.autoregressive.grid import GridAutoregressiveModel
 
 MODELS = [("fvsbn", "fvsbn-binmnist", {}), ("nade", "nade-binmnist", {}), ("made", "made-binmnist", {}),
           ("made", "made-ensemble-binmnist", {"num_masks": 32, "order": "random"}),
+          ("deepnade", "deepnade-binmnist", {}),
           ("pixelcnn", "pixelcnn-binmnist", {}), ("gated_pixelcnn", "gated-pixelcnn-binmnist", {}),
           ("transformer", "transformer-binmnist", {})]
 

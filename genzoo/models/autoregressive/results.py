@@ -19,6 +19,7 @@ PAPER = {
     "made-binmnist": (88.40, "Germain et al. 2015, 1 hidden layer, 1 mask"),
     "made-ensemble-binmnist": (88.04, "Germain et al. 2015, 1 hidden layer, 32 masks"),
     "pixelcnn-binmnist": (81.30, "van den Oord et al. 2016a"),
+    "deepnade-binmnist": (85.10, "Uria et al. 2014, EoNADE, 2 hidden layers, 128 orderings"),
 }
 
 
