@@ -91,8 +91,8 @@ def write_readme(table: str, path: Path = README, start: str = START, end: str =
 
 def replace_rows(tables: str, path: Path = README, start: str = START, end: str = END) -> None:
     """Replace in ``path``'s results tables the rows of the checkpoints in ``tables`` (each table's header must be
-    there already, and a row of that checkpoint under it): re-measuring one checkpoint leaves the others' rows
-    as their last full run wrote them."""
+    there already; a checkpoint without a row in its table, a newly shipped one, gets one at the table's end):
+    re-measuring one checkpoint leaves the others' rows as their last full run wrote them."""
     head, block, tail = _around_markers(path, start, end)
     lines = block.split("\n")
     for table in tables.split("\n\n"):
@@ -102,11 +102,13 @@ def replace_rows(tables: str, path: Path = README, start: str = START, end: str 
         first = lines.index(header)
         for row in rows:
             cell = row.split(" | ")[0] + " |"  # "| `name` |"
-            # the table's rows run to the first blank line
-            at = next((i for i in range(first + 2, len(lines)) if lines[i].startswith(cell) or not lines[i]), None)
-            if at is None or not lines[at]:
-                raise ValueError(f"{path}: no row {cell} in the table headed {header!r}: rebuild the tables")
-            lines[at] = row
+            # the table's rows run to the first blank line (or the end of the block)
+            at = next((i for i in range(first + 2, len(lines)) if lines[i].startswith(cell) or not lines[i]),
+                      len(lines))
+            if at < len(lines) and lines[at].startswith(cell):
+                lines[at] = row
+            else:
+                lines.insert(at, row)
     path.write_text(head + start + "\n".join(lines) + end + tail)
 
 

@@ -35,8 +35,10 @@ def test_named_checkpoints_replace_their_rows_only(tmp_path):
     replace_rows(f"{header}\n{rule}\n| `b` | 1.5 |", readme)
     assert readme.read_text() == (f"intro\n{START}\n{header}\n{rule}\n| `a` | 1.0 |\n| `b` | 1.5 |\n\n{other}\n"
                                   f"{END}\nend\n")
-    with pytest.raises(ValueError, match="no row .*`x`"):  # in another table: not this table's row
-        replace_rows(f"{header}\n{rule}\n| `x` | 3.0 |", readme)
+    # a checkpoint new to this table gets a row at its end; the row of that name in another table is untouched
+    replace_rows(f"{header}\n{rule}\n| `x` | 3.0 |", readme)
+    assert readme.read_text() == (f"intro\n{START}\n{header}\n{rule}\n| `a` | 1.0 |\n| `b` | 1.5 |\n| `x` | 3.0 |\n\n"
+                                  f"{other}\n{END}\nend\n")
     with pytest.raises(ValueError, match="no results table headed"):
         replace_rows("| checkpoint | mse |\n|---|---:|\n| `a` | 0.1 |", readme)
 
