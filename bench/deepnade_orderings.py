@@ -6,9 +6,10 @@ ensemble chosen on valid.
 
 One ordering costs D = 784 steps of the upper layers per image (55-99 s over the 10000 images of a split on
 one CPU thread for 2 x 500 units, depending on the other core's load), so log p(x | o_k) of every image is
-computed once per ordering and split and kept in runs/deepnade-orderings/<weights hash>/<split>-<k>.pt: an interrupted run resumes, and a larger --orderings
-computes only the new ones (the first K orderings of a seed are the same for every K). The table gives the
-mixture's NLL, -mean log((1/K) sum_k p(x | o_k)), for K = 1, 2, 4, ... and --orderings.
+computed once per ordering and split and kept in runs/deepnade-orderings/<weights hash>/<split>-<k>.pt: an
+interrupted run resumes, and a larger --orderings computes only the new ones (the first K orderings of a seed
+are the same for every K). The table gives the mixture's NLL, -mean log((1/K) sum_k p(x | o_k)), for
+K = 1, 2, 4, ... and --orderings.
 
 With --export, the model with --choose orderings is saved (float16, as trained) with its NLL on each split from
 the same numbers, its NLL on the first HEAD test images (what the shipped-checkpoint test recomputes), and the
