@@ -29,7 +29,7 @@ from genzoo import load_pretrained
 from genzoo.checkpoint import read_metadata, save_pretrained
 from genzoo.data import pretrained_dataset
 
-HEAD = 25  # test images whose NLL the export records for the shipped-checkpoint test (about 1 s per 32 orderings on a quiet core)
+HEAD = 25  # test images whose NLL the export records for the shipped-checkpoint test (~1 s per 32 orderings)
 
 
 @torch.no_grad()
