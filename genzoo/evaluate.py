@@ -4,6 +4,7 @@
     python -m genzoo.evaluate --write-readme  # also replace the tables between the markers in README.md
     python -m genzoo.evaluate --write-readme NAME ...  # re-measure these checkpoints, replace only their rows
     python -m genzoo.evaluate --record-test-head NAME ...  # add test_head1000_* metrics to older files
+    python -m genzoo.evaluate --record-test-head --head 100 NAME ...  # a shorter head for a slow model's test
 
 Numbers come from evaluating the weights in genzoo/checkpoints/ on the test split named in each file's
 metadata. Each model's family declares its table and fills its row (``results_table``, ``results_row``);
@@ -52,11 +53,15 @@ def results(names: list[str] | None = None, data_root: str | None = None) -> lis
     return reports
 
 
-def record_test_head(name: str, accelerator: Accelerator, data_root: str | None = None) -> dict[str, float]:
-    """Add the per-example test metrics on the first ``TEST_HEAD`` test examples to checkpoint ``name`` (files
-    exported before exports recorded them), which its test then checks in seconds. The whole split's
+def record_test_head(name: str, accelerator: Accelerator, data_root: str | None = None,
+                     head: int = TEST_HEAD) -> dict[str, float]:
+    """Add the per-example test metrics on the first ``head`` test examples to checkpoint ``name`` (files
+    exported before exports recorded them, or a shorter head for a model whose likelihood is slow), which its
+    test then checks in seconds (the shortest head recorded). The whole split's
     per-example metrics are recomputed first and must equal those recorded at export: the head is recorded
     only for weights that still give their published numbers."""
+    if not 0 < head <= TEST_HEAD:
+        raise ValueError(f"head={head}: expected 1 to {TEST_HEAD} test examples")
     model = load_pretrained(name)
     split = pretrained_dataset(model, data_root).load("test")
     recorded = model.pretrained_metadata["metrics"]
@@ -66,9 +71,9 @@ def record_test_head(name: str, accelerator: Accelerator, data_root: str | None 
     if differ:
         raise ValueError(f"{name}: the test metrics differ from those recorded at export ({'; '.join(differ)}); "
                          "head metrics not recorded")
-    head = {f"test_head{TEST_HEAD}_{k}": v for k, v in evaluate(model, split, accelerator, first=TEST_HEAD).items()}
-    add_metrics(name, head)
-    return head
+    metrics = {f"test_head{head}_{k}": v for k, v in evaluate(model, split, accelerator, first=head).items()}
+    add_metrics(name, metrics)
+    return metrics
 
 
 def _around_markers(path: Path, start: str, end: str) -> tuple[str, str, str]:
@@ -120,12 +125,14 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--record-test-head", action="store_true",
                         help=f"add the metrics on the first {TEST_HEAD} test examples to the named checkpoints "
                              "(after checking the whole split against the recorded metrics); no tables")
+    parser.add_argument("--head", type=int, default=TEST_HEAD, help="with --record-test-head: how many examples")
     parser.add_argument("names", nargs="*", help="checkpoints to evaluate (default: every shipped one)")
     args = parser.parse_args(argv)
     if args.record_test_head:
         accelerator = Accelerator(cpu=True)
         for name in args.names or list_pretrained():
-            print(f"{name}: {record_test_head(name, accelerator, args.data_root)}", file=sys.stderr, flush=True)
+            head = record_test_head(name, accelerator, args.data_root, args.head)
+            print(f"{name}: {head}", file=sys.stderr, flush=True)
         return ""
     table = markdown(results(args.names or None, args.data_root))
     print(table)

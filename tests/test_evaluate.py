@@ -77,3 +77,9 @@ def test_record_test_head_adds_the_first_examples_metrics_only_to_weights_that_s
     assert head == {"test_head1000_nll": pytest.approx(expected, rel=1e-12)}
     assert read_metadata(good)["metrics"]["test_head1000_nll"] == pytest.approx(expected, rel=1e-12)
     assert expected != pytest.approx(true_nll, rel=1e-6)  # the head is not the whole split
+
+    short = record_test_head(str(good), accelerator, head=100)  # a slow model's shorter head, beside the first
+    assert short == {"test_head100_nll": pytest.approx(evaluate(model, test, accelerator, first=100)["nll"], rel=1e-12)}
+    assert {"test_head100_nll", "test_head1000_nll"} <= set(read_metadata(good)["metrics"])
+    with pytest.raises(ValueError, match="head=0"):
+        record_test_head(str(good), accelerator, head=0)
