@@ -87,7 +87,7 @@ def main() -> None:
         flops, seconds = flops_per_image(model), seconds_per_step(model, batch_size, args.steps)
         total = flops * TRAIN_IMAGES * args.epochs
         cpu_days = seconds * TRAIN_IMAGES / batch_size * args.epochs / 86400
-        rows.append([name, f"{sum(p.numel() for p in model.parameters()):,}", f"{flops / 1e9:.2f}",
+        rows.append([name, f"{model.num_parameters():,}", f"{flops / 1e9:.2f}",
                      f"{seconds:.2f} (batch {batch_size})", f"{flops * batch_size / seconds / 1e9:.0f}",
                      f"{total / 1e15:.0f}", f"{cpu_days:.1f}", f"{total / (args.gpu_tflops * 1e12) / 3600:.2f}",
                      shipped_state(name)])

@@ -123,9 +123,9 @@ def main(argv: list[str] | None = None) -> str:
                         help="replace the results tables in README.md (with names: only those checkpoints' rows)")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--record-test-head", action="store_true",
-                        help=f"add the metrics on the first {TEST_HEAD} test examples to the named checkpoints "
+                        help="add the metrics on the first --head test examples to the named checkpoints "
                              "(after checking the whole split against the recorded metrics); no tables")
-    parser.add_argument("--head", type=int, default=TEST_HEAD, help="with --record-test-head: how many examples")
+    parser.add_argument("--head", type=int, default=TEST_HEAD, help=f"with --record-test-head: how many examples (1 to {TEST_HEAD})")
     parser.add_argument("names", nargs="*", help="checkpoints to evaluate (default: every shipped one)")
     args = parser.parse_args(argv)
     if args.record_test_head:
