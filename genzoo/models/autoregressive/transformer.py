@@ -110,24 +110,29 @@ class Transformer(GridAutoregressiveModel):
 
 class KeyValueStepper(RasterStepper):
     """One slot of work per position: each block's keys (rotated once, by their absolute position) and values
-    are cached, and the query of the new slot attends to them."""
+    are written into a cache allocated for the whole sequence, and the query of the new slot attends to its
+    first t + 1 slots (a view: no cache is copied as it grows, which made sampling quadratic in memory traffic)."""
 
     def __init__(self, model: Transformer):
         super().__init__(model.grid)
-        self.model, self.caches = model, [([], []) for _ in model.blocks]
+        self.model, self.caches = model, [None] * len(model.blocks)  # per block: keys, values (n, heads, L, d_h)
 
     def step(self, tokens: torch.Tensor, r: int, c: int) -> torch.Tensor:
-        m = self.model
+        m, t = self.model, self.t
         if self.previous is None:  # slot 0 reads the start token, slot t the token drawn at t - 1
             token = torch.full_like(tokens[:, 0, 0], m.categories)
         else:
             token = tokens[:, self.previous[0], self.previous[1]]
         x = m.embed(token)[:, None]  # (n, 1, d)
-        slot = torch.tensor([self.t], device=x.device)
-        for block, (keys, values) in zip(m.blocks, self.caches):
-            q, k, v = block.split(x)
+        slot = torch.tensor([t], device=x.device)
+        for i, block in enumerate(m.blocks):
+            q, k, v = block.split(x)  # (n, heads, 1, d_h)
             q, k = m.positioned(q, k, slot)
-            keys.append(k)
-            values.append(v)
-            x = block.finish(x, F.scaled_dot_product_attention(q, torch.cat(keys, 2), torch.cat(values, 2)))
+            if self.caches[i] is None:  # allocated at the first slot, in the dtype the projections give (autocast)
+                shape = (k.shape[0], k.shape[1], m.num_positions, k.shape[3])
+                self.caches[i] = (k.new_empty(shape), v.new_empty(shape))
+            keys, values = self.caches[i]
+            keys[:, :, t:t + 1] = k
+            values[:, :, t:t + 1] = v
+            x = block.finish(x, F.scaled_dot_product_attention(q, keys[:, :, :t + 1], values[:, :, :t + 1]))
         return m.out(m.norm(x))[:, 0]
