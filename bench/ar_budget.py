@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=457)
     parser.add_argument("--gpu-tflops", type=float, default=50.0, help="assumed sustained GPU TFLOP/s")
     parser.add_argument("--steps", type=int, default=3, help="timed training steps per model (best of)")
-    parser.add_argument("--write-readme", action="store_true", help="also put the table into README.md")
+    parser.add_argument("--write-readme", action="store_true", help="also write the table into its page")
     args = parser.parse_args()
     rows = []
     for name, config_path in CONFIGS.items():

@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--naive-rows", type=int, default=2)
     parser.add_argument("--models", nargs="*", default=None,
                         help="only these rows (checkpoint names); with --write-readme only their rows are replaced")
-    parser.add_argument("--write-readme", action="store_true", help="also put the table into README.md")
+    parser.add_argument("--write-readme", action="store_true", help="also write the table into its page")
     args = parser.parse_args()
     unknown = set(args.models or ()) - {shipped for _, shipped, _ in MODELS}
     if unknown:

@@ -23,7 +23,7 @@ SMALL = ["model.dim=32", "model.layers=2", "model.heads=2", "train.batch_size=32
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--write-readme", action="store_true", help="also put the table into README.md")
+    parser.add_argument("--write-readme", action="store_true", help="also write the table into its page")
     parser.add_argument("overrides", nargs="*", help=f"config overrides (default: {' '.join(SMALL)})")
     args = parser.parse_args()
     overrides = args.overrides or SMALL

@@ -33,19 +33,19 @@ def markdown_table(headers: list[str], rows: list[list]) -> str:
 
 def publish(caption: str, headers: list[str], rows: list[list], marker: str, write_readme: bool,
             rows_only: bool = False) -> None:
-    """Print ``caption`` and the table; with ``write_readme`` also put both between README.md's
-    ``<!-- marker:start -->`` and ``<!-- marker:end -->`` lines, or with ``rows_only`` replace only the rows
-    whose first cell these rows share (a bench re-run for some rows keeps the others and the caption)."""
+    """Print ``caption`` and the table; with ``write_readme`` also put both between the ``<!-- marker:start -->``
+    and ``<!-- marker:end -->`` lines of the page holding them (README.md or a docs/ page), or with
+    ``rows_only`` replace only the rows whose first cell these rows share (a bench re-run for some rows keeps
+    the others and the caption)."""
     print(caption)
     print_table(headers, rows)
     if write_readme:
-        from genzoo.evaluate import replace_rows, write_readme
+        from genzoo.doc_tables import replace_rows, write_block
 
-        markers = dict(start=f"<!-- {marker}:start -->", end=f"<!-- {marker}:end -->")
         if rows_only:
-            replace_rows(markdown_table(headers, rows), **markers)
+            replace_rows(marker, markdown_table(headers, rows))
         else:
-            write_readme(f"{caption}\n\n{markdown_table(headers, rows)}", **markers)
+            write_block(marker, f"{caption}\n\n{markdown_table(headers, rows)}")
 
 
 def short_run(config: str, overrides: list[str], steps: int, folder) -> tuple[dict, float]:

@@ -24,7 +24,7 @@ from scipy import stats
 from bench.common import markdown_table, print_table
 from genzoo import create_model
 from genzoo.data import Splits, Toy1DData, toy1d
-from genzoo.evaluate import write_readme
+from genzoo.doc_tables import write_block
 from genzoo.training import TrainConfig, train
 
 BUDGETS = {
@@ -33,7 +33,7 @@ BUDGETS = {
     100: {"fourier1d": {"num_frequencies": 48}, "gmm1d": {"components": 33},
           "deep_factorized1d": {"filters": (5, 5, 5)}},
 }
-START, END = "<!-- fourier-bench:start -->", "<!-- fourier-bench:end -->"
+MARKER = "fourier-bench"  # the table lies between this marker's lines in README.md or a docs/ page
 LABELS = {"fourier1d": "FBDM", "gmm1d": "GMM", "deep_factorized1d": "deep factorized"}
 
 
@@ -72,7 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--targets", nargs="*", default=list(toy1d.TARGETS))
     parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--write-readme", action="store_true", help="also put the table into README.md")
+    parser.add_argument("--write-readme", action="store_true", help="also write the table into its page")
     args = parser.parse_args()
     rows = []
     for target in args.targets:
@@ -99,7 +99,7 @@ def main() -> None:
     print(caption)
     print_table(headers, rows)
     if args.write_readme:
-        write_readme(caption + "\n\n" + markdown_table(headers, rows), start=START, end=END)
+        write_block(MARKER, caption + "\n\n" + markdown_table(headers, rows))
 
 
 if __name__ == "__main__":

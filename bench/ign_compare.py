@@ -22,15 +22,14 @@ from safetensors.torch import load_file
 
 from bench.common import markdown_table, print_table
 from genzoo.cli import build_run
-from genzoo.evaluate import write_readme
+from genzoo.doc_tables import write_block
 from genzoo.metrics.__main__ import Scorer, calibration_rows
 from genzoo.metrics.quality import idempotence_gap, metric_cells
 from genzoo.results import fmt
 from genzoo.run_folder import EMA_FILE, STATE_FILE
 from genzoo.sample import sample_many
 
-START, END = "<!-- ign-compare:start -->", "<!-- ign-compare:end -->"
-README = Path(__file__).resolve().parent.parent / "README.md"
+MARKER = "ign-compare"  # the table lies between this marker's lines in README.md or a docs/ page
 HEADERS = ["run", "form / loss", "parameters", "step", "train time (s)", "classifier FID", "KID", "precision",
            "recall", "Inception Score", "classes", "class shares", "idempotence gap"]
 
@@ -92,7 +91,7 @@ def main(argv=None):
     if args.write_readme:
         caption = (f"{args.n} samples against the 10000 MNIST test digits, features of `mnist-classifier` "
                    "(`python -m bench.ign_compare`)")
-        write_readme(f"{caption}\n\n{markdown_table(HEADERS, rows)}", README, START, END)
+        write_block(MARKER, f"{caption}\n\n{markdown_table(HEADERS, rows)}")
 
 
 if __name__ == "__main__":

@@ -12,17 +12,15 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
 from bench.common import markdown_table, print_table
 from genzoo import create_model
-from genzoo.evaluate import write_readme
+from genzoo.doc_tables import write_block
 from genzoo.models.ign.ign import FORMS
 
-START, END = "<!-- ign-forms:start -->", "<!-- ign-forms:end -->"
-README = Path(__file__).resolve().parent.parent / "README.md"
+MARKER = "ign-forms"  # the table lies between this marker's lines in README.md or a docs/ page
 VARIANTS = [("ign", {"form": form}) for form in FORMS] + [("gan", {"loss": "hinge"}), ("gan", {"loss": "non_saturating"})]
 
 
@@ -87,7 +85,7 @@ def main(argv=None):
     caption = (f"width {args.width}, batch {args.batch_size}, torch threads = {args.threads}, median of "
                f"{args.repeats} interleaved steps (`python -m bench.ign_forms`)")
     if args.write_readme:
-        write_readme(f"{caption}\n\n{markdown_table(headers, rows)}", README, START, END)
+        write_block(MARKER, f"{caption}\n\n{markdown_table(headers, rows)}")
 
 
 if __name__ == "__main__":

@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="one batch size for every row instead of theirs")
     parser.add_argument("--models", nargs="*", default=None, help="rows whose name contains one of these")
     parser.add_argument("--write-readme", action="store_true",
-                        help="also put the tables measured (MLP models, PixelCNNs) into README.md")
+                        help="also put the tables measured (MLP models, PixelCNNs) into their pages (docs/)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     tables: dict[str, list] = {}  # README marker -> rows: the MLP models' table and the PixelCNNs' table

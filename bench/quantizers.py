@@ -19,10 +19,10 @@ import time
 import torch
 
 from bench.common import markdown_table, print_table
-from genzoo.evaluate import write_readme
+from genzoo.doc_tables import write_block
 from genzoo.quantizers import FSQ, VectorQuantizer
 
-START, END = "<!-- quantizer-bench:start -->", "<!-- quantizer-bench:end -->"
+MARKER = "quantizer-bench"  # the table lies between this marker's lines in README.md or a docs/ page
 
 N, DIM, CODES, LEVELS = 8192, 64, 1024, (8, 5, 5, 5)
 
@@ -79,7 +79,7 @@ def run_theirs(theirs, x, weight):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--write-readme", action="store_true", help="also put the table into README.md")
+    parser.add_argument("--write-readme", action="store_true", help="also write the table into its page")
     args = parser.parse_args()
     try:
         import vector_quantize_pytorch  # noqa: F401
@@ -124,7 +124,7 @@ def main() -> None:
     print(caption)
     print_table(headers, rows)
     if args.write_readme:
-        write_readme(caption + "\n\n" + markdown_table(headers, rows), start=START, end=END)
+        write_block(MARKER, caption + "\n\n" + markdown_table(headers, rows))
 
 
 def run_fsq(fsq, z, weight, mine: bool):

@@ -21,14 +21,14 @@ from genzoo.checkpoint import load_pretrained, read_metadata
 from genzoo.cli import build_run
 from genzoo.config import load_yaml_config
 from genzoo.data import Splits, pretrained_dataset
-from genzoo.evaluate import write_readme
+from genzoo.doc_tables import write_block
 from genzoo.evaluation import evaluate
 from genzoo.training import train
 
 VARIANTS = {"straight-through": "configs/vqvae_ste_mnist.yaml", "rotation trick": "configs/vqvae_rotation_mnist.yaml",
             "FSQ": "configs/fsq_mnist.yaml"}
 SIZES = (256, 1024)
-START, END = "<!-- vq-estimators:start -->", "<!-- vq-estimators:end -->"
+MARKER = "vq-estimators"  # the table lies between this marker's lines in README.md or a docs/ page
 
 
 def run(config_path: str, size: int, steps: int, root: Path) -> Path:
@@ -65,7 +65,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if args.write_readme:
-        write_readme(table, start=START, end=END)
+        write_block(MARKER, table)
 
 
 if __name__ == "__main__":

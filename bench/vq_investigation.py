@@ -31,14 +31,14 @@ from genzoo.checkpoint import read_metadata
 from genzoo.cli import build_run
 from genzoo.config import load_yaml_config
 from genzoo.data import Splits
-from genzoo.evaluate import write_readme
+from genzoo.doc_tables import write_block
 from genzoo.quantizers.base import code_statistics
 from genzoo.training import train
 
 CONFIGS = {"ste": "configs/vqvae_ste_mnist.yaml", "rotation": "configs/vqvae_rotation_mnist.yaml"}
 FSQ_CONFIG = "configs/fsq_mnist.yaml"
 CODEBOOK = {"EMA 0.99": ["model.ema_decay=0.99"], "loss": ["model.ema_decay=0"]}
-START, END = "<!-- vq-investigation:start -->", "<!-- vq-investigation:end -->"
+MARKER = "vq-investigation"  # the table lies between this marker's lines in README.md or a docs/ page
 
 
 class PeerVectorQuantizer(nn.Module):
@@ -180,7 +180,7 @@ def main() -> None:
         table += "\n\n" + fsq_usage_by_steps(fsq, args.seeds[0])
     print(table)
     if args.write_readme:
-        write_readme(table, start=START, end=END)
+        write_block(MARKER, table)
 
 
 if __name__ == "__main__":

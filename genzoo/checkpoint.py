@@ -158,14 +158,14 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return meta
 
 
-def add_metrics(path: str | Path, metrics: dict[str, Any]) -> None:
+def add_metrics(path: str | Path, metrics: dict[str, Any], replace: bool = False) -> None:
     """Add ``metrics`` to a checkpoint's recorded metrics, its tensors kept exactly as stored (verified against
-    their content hash first); the file is rewritten atomically. Existing keys are never changed: a metric
-    recorded at export stays the one measured then."""
+    their content hash first); the file is rewritten atomically. Existing keys are never changed (a metric
+    recorded at export stays the one measured then) unless ``replace``: a re-measurement asked for by name."""
     path = _weights_file(resolve_pretrained(path))
     meta = read_metadata(path)
     clash = sorted(k for k in metrics if k in meta["metrics"] and meta["metrics"][k] != metrics[k])
-    if clash:
+    if clash and not replace:
         raise ValueError(f"{path} already records {', '.join(clash)} with other values; not overwritten")
     tensors = load_file(str(path))  # the stored dtypes (float16 weights, narrow integers) as they are
     verify_tensors(path, meta, tensors)

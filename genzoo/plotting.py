@@ -1,4 +1,5 @@
-"""Plots written with matplotlib (the ``plot`` extra): fitted 1-D densities and codebook usage."""
+"""Plots written with matplotlib: fitted 1-D densities, codebook usage, the front page's rows of samples and
+learning curves."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -56,6 +57,46 @@ def usage_histogram(grids: torch.Tensor, codebook_size: int, path: Path, title: 
     ax.set(xlabel="code index", ylabel="uses on the test set", yscale="log",
            title=f"{title}: {used:.1%} of {codebook_size} codes used")
     fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def labelled_rows(rows: list[tuple[str, torch.Tensor]], path: Path) -> Path:
+    """One row of images per label, the label at its left: ``rows`` of (label, images (n, C, H, W) in [0, 1]).
+    The front page's picture of samples from every image model."""
+    from torchvision.utils import make_grid
+
+    plt = _pyplot()
+    per_row = max(len(images) for _, images in rows)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(0.42 * per_row + 2.6, 0.48 * len(rows)), squeeze=False)
+    for ax, (label, images) in zip(axes[:, 0], rows):
+        grid = make_grid(images.detach().float().cpu().clamp(0, 1), nrow=per_row, padding=2, pad_value=0.5)
+        ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")  # (H, W, 3)
+        ax.set_axis_off()
+        ax.text(-6, grid.shape[1] / 2, label, ha="right", va="center", fontsize=9, family="monospace")
+    fig.subplots_adjust(left=2.4 / fig.get_figwidth(), right=0.995, top=0.995, bottom=0.005, hspace=0.08)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def learning_curves(curves: dict[str, list[tuple[int, float]]], path: Path, title: str, ylabel: str) -> Path:
+    """Lines of (step, value) points, one per name (e.g. the training loss and the valid NLL of a run)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for name, points in curves.items():
+        if points:
+            steps, values = zip(*points)
+            ax.plot(steps, values, "o-" if len(points) < 30 else "-", ms=3, lw=1.2, label=name)
+    ax.set(title=title, xlabel="step", ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

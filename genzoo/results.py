@@ -3,8 +3,8 @@
 A family gives its models a ``results_table`` (a ``ResultsTable``: its columns and its place among the
 tables) and a ``results_row(report)`` that turns a ``Report`` (the checkpoint's name, model, metadata,
 dataset and freshly measured test metrics) into that table's cells; ``results_rows`` gives a model rows in
-several tables. ``genzoo.evaluate`` only groups the rows
-by table and prints them; it knows no family.
+several tables, and ``headline(report)`` its (headline metric, paper or peer) cells in the front page's one
+table. ``genzoo.evaluate`` only groups the rows by table and prints them; it knows no family.
 """
 from __future__ import annotations
 
@@ -48,6 +48,19 @@ class Report:
 def fmt(value, digits: int = 2) -> str:
     """A number with ``digits`` decimals, or "-" where there is none."""
     return f"{value:.{digits}f}" if isinstance(value, (float, int)) and not isinstance(value, bool) else "-"
+
+
+MODELS_TABLE = ResultsTable(
+    "models", (("checkpoint", "l"), ("architecture", "l"), ("parameters", "r"), ("data", "l"),
+               ("headline (test split)", "l"), ("paper or peer", "l")), order=0)
+
+
+def summary_markdown(reports: list[Report]) -> str:
+    """The front page's table: one row per checkpoint, its headline metric beside its paper or peer
+    (``model.headline(report)``, declared by its family)."""
+    rows = [[f"`{r.name}`", r.model.architecture, f"{r.model.num_parameters():,}", r.dataset.describe(),
+             *r.model.headline(r)] for r in reports]
+    return MODELS_TABLE.markdown(rows)
 
 
 def markdown(reports: list[Report]) -> str:

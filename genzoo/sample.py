@@ -3,6 +3,7 @@
     python -m genzoo.sample --model nade-binmnist --out samples/nade.png      # the family's preview picture
     accelerate launch -m genzoo.sample --model nade-binmnist --n 10000 --out samples.npz
     python -m genzoo.sample --all --out samples                               # one preview per shipped model
+    python -m genzoo.sample --composite docs/images/samples.png               # a row from every image model
 
 A ``.png`` is the model's preview: a grid of samples for image models, test inputs above their
 reconstructions for autoencoders, the fitted density over test data for 1-D densities. A ``.npz`` holds ``n``
@@ -25,6 +26,7 @@ from accelerate.utils import gather_object
 from genzoo.checkpoint import load_pretrained
 from genzoo.data import pretrained_dataset
 from genzoo.launch import make_accelerator
+from genzoo.progress import progress
 from genzoo.registry import list_pretrained
 
 
@@ -40,7 +42,8 @@ def sample_many(model, n: int, accelerator, seed: int = 0, chunk_size: int = 256
     n = model.check_sample_count(n)
     chunks = range(math.ceil(n / chunk_size))
     mine = []
-    for j in chunks[accelerator.process_index::accelerator.num_processes]:
+    mine_chunks = chunks[accelerator.process_index::accelerator.num_processes]
+    for j in progress(mine_chunks, f"chunks of {chunk_size} samples"):
         with accelerator.autocast():
             x = model.sample(chunk_size, generator=chunk_generator(seed, j), **sample_kwargs)
         mine.append((j, x[: n - j * chunk_size].float().cpu()))  # the last chunk is cut, never drawn smaller
@@ -76,10 +79,28 @@ def preview_all(out_dir: str | Path, n: int = 64, seed: int = 0, data_root: str 
     return paths
 
 
+def write_composite(out: str | Path, per_row: int = 12, seed: int = 0, names: list[str] | None = None) -> Path:
+    """One labelled row of ``per_row`` samples from every shipped checkpoint that draws images (the front
+    page's picture: ``python -m genzoo.sample --composite docs/images/samples.png``)."""
+    from genzoo.plotting import labelled_rows
+
+    rows = []
+    for name in list_pretrained() if names is None else names:
+        images = load_pretrained(name).sample_images(per_row, seed)
+        if images is not None:
+            rows.append((Path(name).stem, images))
+    if not rows:
+        raise ValueError("none of these checkpoints draws images; nothing to put in a composite")
+    return labelled_rows(rows, Path(out))
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="a shipped checkpoint name, a .safetensors path or a Hugging Face folder")
     parser.add_argument("--all", action="store_true", help="a preview of every shipped checkpoint into --out (a folder)")
+    parser.add_argument("--composite", metavar="PNG", default=None,
+                        help="one labelled row of --per-row samples from every shipped checkpoint that draws images")
+    parser.add_argument("--per-row", type=int, default=12, help="samples per row of --composite")
     parser.add_argument("--n", type=int, default=64, help="number of samples (images in a preview grid)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="a .png (preview) or .npz (samples) path; default "
@@ -90,8 +111,10 @@ def parse_args(argv):
     parser.add_argument("--data-root", default=None, help="data for previews that show real images")
     parser.add_argument("--cpu", action="store_true", help="sample on the CPU even where a GPU is present")
     args = parser.parse_args(argv)
-    if not args.all and not args.model:
-        parser.error("give --model NAME (or --all)")
+    if not args.all and not args.model and not args.composite:
+        parser.error("give --model NAME (or --all, or --composite PNG)")
+    if args.per_row < 1:
+        parser.error(f"--per-row must be >= 1, got {args.per_row}")
     if args.chunk_size < 1:
         parser.error(f"--chunk-size must be >= 1, got {args.chunk_size}")
     return args
@@ -99,6 +122,10 @@ def parse_args(argv):
 
 def main(argv: list[str] | None = None) -> Path | list[Path] | None:
     args = parse_args(argv)
+    if args.composite:
+        path = write_composite(args.composite, args.per_row, args.seed)
+        print(f"wrote {path}")
+        return path
     if args.all:
         return preview_all(args.out or "samples", args.n, args.seed, args.data_root)
     accelerator = make_accelerator(args.mixed_precision, cpu=args.cpu)

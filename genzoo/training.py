@@ -30,7 +30,7 @@ from genzoo.checkpoint import load_pretrained, round_to_storage_dtype_, save_pre
 from genzoo.config import (Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range, UnitInterval,
                            config_to_dict)
 from genzoo.data import TensorBatchLoader
-from genzoo.evaluation import TEST_HEAD, evaluate
+from genzoo.evaluation import TEST_HEAD, TEST_SAMPLES, evaluate, sample_head_metrics
 from genzoo.run_log import RunLog
 
 __all__ = ["NonFiniteLossError", "TrainConfig", "evaluate", "make_accelerator", "train", "warmup_cosine"]
@@ -458,6 +458,10 @@ def _export(run: _RunContext) -> dict:
         # the first examples alone, which the shipped-checkpoint tests recompute in seconds for any model size
         head = evaluate(model, run.splits["test"], accelerator, config.eval_batch_size, first=TEST_HEAD)
         metrics.update({f"test_head{TEST_HEAD}_{k}": v for k, v in head.items()})
+        if model.metric_samples:  # ... and for a model scored by its samples, the metrics of its first draws
+            n = min(TEST_SAMPLES, model.metric_samples)
+            quick = sample_head_metrics(model, run.splits["test"], accelerator, n)
+            metrics.update({f"test_samples{n}_{k}": v for k, v in quick.items()})
     metrics["step"] = run.state.best_step if run.selection_metric is not None else run.state.step
     metrics["train_seconds"] = round(run.state.seconds, 1)  # to the last step, not to the selected one
     path = out / "model.safetensors"

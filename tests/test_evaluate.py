@@ -1,11 +1,18 @@
+import struct
+
 import pytest
 import torch
+from accelerate import Accelerator
 
-from genzoo import create_model
-from genzoo.data import BinarizedMNISTData, MNISTData
-from genzoo.evaluate import END, START, record_test_head, replace_rows, write_readme
-from genzoo.results import Report, markdown
+from genzoo import create_model, save_pretrained
+from genzoo.data import BinarizedMNISTData, MNISTData, Toy1DData
+from genzoo.doc_tables import markers, page_with, replace_rows, write_block
+from genzoo.evaluate import CheckFailed, check, main, measure, record_test_head, short_forms
+from genzoo.evaluation import evaluate
+from genzoo.results import Report, markdown, summary_markdown
 from tests.conftest import needs_binarized_mnist
+
+START, END = markers("results")
 
 
 def test_tables_come_from_the_families_and_are_written_between_the_markers_only(tmp_path):
@@ -18,13 +25,19 @@ def test_tables_come_from_the_families_and_are_written_between_the_markers_only(
         Report("fsq-mnist", fsq, MNISTData(), {"mse": 0.0123456, "psnr": 20.5, "usage": 0.987, "perplexity": 800.25,
                                                "quant_error": 0.01}),
         Report("made-binmnist", made, BinarizedMNISTData(), {"nll": 88.123}, {"metrics": {"valid_nll": 90.5}})]
-    write_readme(markdown(reports), readme)
+    write_block("results", markdown(reports), readme)
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old table" not in text
     made_row = (f"| `made-binmnist` | made | {made.num_parameters():,} | binarized_mnist (static) | 88.12 | 90.50 | "
                 "88.40 (Germain et al. 2015, 1 hidden layer, 1 mask) |")
-    fsq_row = f"| `fsq-mnist` | FSQ [8, 5, 5, 5] | {fsq.num_parameters():,} | mnist | 0.01235 | 20.50 | 98.7% | 800.2 | 0.0100 |"
+    fsq_row = (f"| `fsq-mnist` | FSQ [8, 5, 5, 5] | {fsq.num_parameters():,} | mnist | 0.01235 | 20.50 | 98.7% | 800.2 "
+               "| 0.0100 |")
     assert made_row in text and fsq_row in text and text.index(made_row) < text.index(fsq_row)
+    # the front page's one table: each checkpoint's headline beside its paper, declared by its family
+    summary = summary_markdown(reports)
+    assert summary.splitlines()[0].startswith("| checkpoint | architecture |")
+    assert "| NLL 88.12 nats | 88.40 (Germain et al. 2015, 1 hidden layer, 1 mask) |" in summary
+    assert "| MSE 0.01235, PSNR 20.50 dB, 98.7% of the codes used | - |" in summary
 
 
 def test_named_checkpoints_replace_their_rows_only(tmp_path):
@@ -32,31 +45,94 @@ def test_named_checkpoints_replace_their_rows_only(tmp_path):
     header, rule = "| checkpoint | nll |", "|---|---:|"
     other = "| `x` | t | 1 |"
     readme.write_text(f"intro\n{START}\n{header}\n{rule}\n| `a` | 1.0 |\n| `b` | 2.0 |\n\n{other}\n{END}\nend\n")
-    replace_rows(f"{header}\n{rule}\n| `b` | 1.5 |", readme)
+    replace_rows("results", f"{header}\n{rule}\n| `b` | 1.5 |", readme)
     assert readme.read_text() == (f"intro\n{START}\n{header}\n{rule}\n| `a` | 1.0 |\n| `b` | 1.5 |\n\n{other}\n"
                                   f"{END}\nend\n")
     # a checkpoint new to this table gets a row at its end; the row of that name in another table is untouched
-    replace_rows(f"{header}\n{rule}\n| `x` | 3.0 |", readme)
+    replace_rows("results", f"{header}\n{rule}\n| `x` | 3.0 |", readme)
     assert readme.read_text() == (f"intro\n{START}\n{header}\n{rule}\n| `a` | 1.0 |\n| `b` | 1.5 |\n| `x` | 3.0 |\n\n"
                                   f"{other}\n{END}\nend\n")
-    with pytest.raises(ValueError, match="no results table headed"):
-        replace_rows("| checkpoint | mse |\n|---|---:|\n| `a` | 0.1 |", readme)
+    with pytest.raises(ValueError, match="no table headed"):
+        replace_rows("results", "| checkpoint | mse |\n|---|---:|\n| `a` | 0.1 |", readme)
+
+
+def test_a_table_is_found_in_the_one_page_holding_its_markers(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text("front page\n")
+    page = tmp_path / "docs" / "benchmarks.md"
+    page.write_text(f"# Benchmarks\n{markers('speed')[0]}\nold\n{markers('speed')[1]}\n")
+    assert page_with("speed", tmp_path) == page
+    with pytest.raises(ValueError, match="no page holds the markers <!-- nowhere:start -->"):
+        page_with("nowhere", tmp_path)
+    (tmp_path / "README.md").write_text(page.read_text())
+    with pytest.raises(ValueError, match="more than one page"):
+        page_with("speed", tmp_path)
 
 
 def test_missing_markers_are_an_error(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("no markers\n")
     with pytest.raises(ValueError, match="markers"):
-        write_readme("table", readme)
+        write_block("results", "table", readme)
+
+
+def _density_checkpoint(tmp_path, **recorded) -> tuple[str, float, float]:
+    """A small Fourier density on the gmm10 target, saved with its true whole-split and head test NLL (plus
+    ``recorded`` entries that override them): (path, whole-split NLL, head NLL)."""
+    torch.manual_seed(0)
+    model = create_model("fourier1d", num_frequencies=4).eval()
+    data = Toy1DData(target="gmm10")
+    accelerator = Accelerator(cpu=True)
+    whole = evaluate(model, data.load("test"), accelerator)["nll"]
+    head = evaluate(model, data.load("test"), accelerator, first=100)["nll"]
+    metrics = {"test_nll": whole, "test_head100_nll": head, **recorded}
+    return str(save_pretrained(model, tmp_path / "d.safetensors", metrics=metrics, dataset=data.to_dict())), whole, head
+
+
+def test_the_check_re_measures_the_head_and_tables_the_recorded_whole_split(tmp_path):
+    path, whole, head = _density_checkpoint(tmp_path)
+    result = check(path, Accelerator(cpu=True))
+    assert result.checked == ["tensors sha256", "first 100 test examples"]
+    assert result.report.test == {"nll": whole}  # the recorded whole-split number, not the head's
+    assert short_forms(result.report.model.pretrained_metadata["metrics"]) == {"head": 100}
+    assert measure(result, Accelerator(cpu=True)).report.test["nll"] == pytest.approx(whole, rel=1e-9)
+    assert result.checked[-1] == "whole test split"
+
+
+def test_a_file_with_one_tensor_byte_flipped_fails_its_check_naming_the_file(tmp_path):
+    path, _, _ = _density_checkpoint(tmp_path)
+    raw = bytearray(open(path, "rb").read())
+    header = struct.unpack("<Q", raw[:8])[0]
+    raw[8 + header + 5] ^= 0x01  # a byte of the first tensor's data
+    open(path, "wb").write(bytes(raw))
+    with pytest.raises(CheckFailed, match=r"d\.safetensors.*(sha256|hash)"):
+        main([path])
+
+
+def test_metrics_that_moved_fail_the_check_naming_the_metric(tmp_path):
+    path, whole, head = _density_checkpoint(tmp_path, test_head100_nll=1.0)
+    with pytest.raises(CheckFailed, match=r"d\.safetensors.*test_head100_nll .* 1 recorded"):
+        main([path])
+    # the head agrees but the whole split does not: the quick check passes, --full fails
+    moved, _, _ = _density_checkpoint(tmp_path, test_nll=whole + 0.01)
+    main([moved])  # no error
+    with pytest.raises(CheckFailed, match="whole test split does not give what it recorded: test_nll"):
+        main(["--full", moved])
+
+
+def test_a_file_without_a_recorded_head_is_refused_with_the_command_that_adds_one(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("fourier1d", num_frequencies=4)
+    path = save_pretrained(model, tmp_path / "bare.safetensors", metrics={"test_nll": 1.0},
+                           dataset=Toy1DData(target="gmm10").to_dict())
+    with pytest.raises(CheckFailed, match="records no test head.*--record-test-head"):
+        check(str(path), Accelerator(cpu=True))
 
 
 @needs_binarized_mnist
 def test_record_test_head_adds_the_first_examples_metrics_only_to_weights_that_still_match(tmp_path):
-    from accelerate import Accelerator
-
-    from genzoo import save_pretrained
     from genzoo.checkpoint import read_metadata
-    from genzoo.evaluation import TEST_HEAD, evaluate
+    from genzoo.evaluation import TEST_HEAD
 
     torch.manual_seed(0)
     model = create_model("fvsbn", image_shape=(1, 28, 28)).eval()

@@ -125,7 +125,7 @@ def test_a_family_defined_in_a_test_is_trained_previewed_and_tabled(tmp_path, to
 
     (png,) = preview_all(tmp_path / "previews", n=16, names=[str(result["path"])])
     assert Image.open(png).size == (4 * 4 + 5 * 2, 4 * 1 + 5 * 2)  # 4 x 4 grid of 1x4 images
-    table = markdown(results([str(result["path"])]))
+    table = markdown([c.report for c in results([str(result["path"])], full=True)])
     assert table.splitlines()[0] == "| toy checkpoint | test NLL | p mean |"
     assert f"| model | {result['metrics']['test_nll']:.3f} |" in table
 
@@ -143,7 +143,7 @@ def test_a_model_adds_rows_to_several_tables_and_records_what_it_depends_on(tmp_
     result = train_toy(tmp_path, name="toy_two_tables")
     meta = genzoo.load_pretrained(result["path"]).pretrained_metadata
     assert meta["depends_on"] == {"teacher": {"name": "toy-teacher", "tensors_sha256": "ab" * 32}}
-    first, second = markdown(results([str(result["path"])])).split("\n\n")
+    first, second = markdown([c.report for c in results([str(result["path"])], full=True)]).split("\n\n")
     assert first.splitlines()[0] == "| toy checkpoint | test NLL | p mean |"
     assert second.splitlines()[0] == "| toy checkpoint | pixels |" and second.splitlines()[2] == "| model | 4 |"
 

@@ -99,15 +99,30 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="genzoo", ta
         such as code counts, become e.g. usage and perplexity here)."""
         return {key: float(value) for key, value in means.items()}
 
-    def split_metrics(self, split, accelerator) -> dict[str, float]:
+    def split_metrics(self, split, accelerator, samples: int | None = None) -> dict[str, float]:
         """Numbers of the whole split that are no mean over its examples (e.g. the quality of samples measured
-        against the split's images); every process returns the same dict. None by default."""
+        against the split's images); every process returns the same dict. None by default. ``samples``: draw
+        that many instead of ``metric_samples`` (the short check a shipped file records)."""
         return {}
+
+    @property
+    def metric_samples(self) -> int:
+        """How many samples ``split_metrics`` draws (0: it scores no samples)."""
+        return 0
 
     def fit_data(self, train) -> None:
         """Statistics of the training split the model keeps in buffers (e.g. a noise distribution matched to
         the data's spectrum): called once before step 1 of a new run, never on resume (the buffers are part of
         the saved state). Nothing by default."""
+
+    @torch.no_grad()
+    def sample_images(self, n: int, seed: int = 0) -> torch.Tensor | None:
+        """``n`` samples as images (n, C, H, W) in [0, 1], drawn with a CPU generator seeded by ``seed``; None
+        for a model that draws no images (no sampler, or samples that are not images, such as 1-D values)."""
+        if not self.has_sampler:
+            return None
+        x = self.sample(n, generator=torch.Generator().manual_seed(seed))
+        return x if x.dim() == 4 and x.is_floating_point() else None
 
     @torch.no_grad()
     def write_preview(self, path: str | Path, n: int = 64, seed: int = 0, reference=None) -> Path:
@@ -124,6 +139,12 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="genzoo", ta
         """Checkpoints these weights only work with (e.g. the autoencoder whose codes a prior models), by role:
         {role: {"name": ..., "tensors_sha256": ...}}; written to the checkpoint's metadata as ``depends_on``."""
         return {}
+
+    def headline(self, report: Report) -> tuple[str, str]:
+        """(the headline test metric, the paper's or a peer's figure beside it, "-" where none) of this
+        checkpoint: its cells in the front page's models table. By default the selection metric."""
+        metric = self.selection_metric or next(iter(report.test), "-")
+        return f"{metric} {fmt(report.test.get(metric), 4)}", "-"
 
     def results_row(self, report: Report) -> list[str]:
         metric = self.selection_metric or next(iter(report.test), "-")

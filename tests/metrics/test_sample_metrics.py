@@ -74,3 +74,33 @@ def test_class_shares_and_the_classes_present():
     h = gaussian(100, 4, 0)
     metrics = score_features((h, logits), (h, logits))
     assert metrics["classes"] == 3 and metrics["max_class_share"] == 0.5 and metrics["min_class_share"] == 0.0
+
+
+def test_sample_quality_draws_on_one_thread_and_gives_the_thread_count_back(monkeypatch):
+    """A discrete sampler's draws hang on float rounding, which hangs on the thread split: the scored samples
+    are drawn on one thread, so recorded metrics repeat on any core count."""
+    from accelerate import Accelerator
+
+    import genzoo.sample
+    from genzoo.metrics.quality import SampleQuality
+
+    seen = []
+
+    def sample_many(model, n, accelerator, seed, **kwargs):
+        seen.append(torch.get_num_threads())
+        if n == 13:
+            raise RuntimeError("a failed draw")
+        return torch.zeros(n, 1, 2, 2)
+
+    monkeypatch.setattr(genzoo.sample, "sample_many", sample_many)
+    monkeypatch.setattr(SampleQuality, "_scores", lambda self, draws, split, steps: {"n": len(draws)})
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert SampleQuality("mnist-classifier", 5).score(None, None, Accelerator(cpu=True)) == {"n": 5}
+        assert seen == [1] and torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError, match="a failed draw"):
+            SampleQuality("mnist-classifier", 13).score(None, None, Accelerator(cpu=True))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -11,7 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from genzoo.models.autoregressive.results import LIKELIHOOD_TABLE, likelihood_row
+from genzoo.models.autoregressive.results import LIKELIHOOD_TABLE, likelihood_headline, likelihood_row
 from genzoo.models.base import GenerativeModel
 
 
@@ -97,6 +97,9 @@ class BinaryAutoregressiveModel(GenerativeModel):
     # --- sampling --------------------------------------------------------------------------------------------
     def results_row(self, report) -> list[str]:
         return likelihood_row(report)
+
+    def headline(self, report) -> tuple[str, str]:
+        return likelihood_headline(report)
 
     def _sampling_noise(self, n: int, generator: torch.Generator | None):
         """Every random number a sample needs: the mask of each example and one uniform per pixel."""

@@ -65,6 +65,14 @@ def check_code_source(split, name: str, expected_hash: str, categories: int, gri
                          f"model has categories = {categories}, grid = {tuple(grid)}")
 
 
+def code_prior_headline(report: Report) -> tuple[str, str]:
+    """The front page's cells: the codes' NLL and the decoded samples' classifier FID, beside the uniform
+    prior's H*W ln K (what a prior that learnt nothing would give)."""
+    model, t = report.model, report.test
+    return (f"NLL {fmt(t.get('nll'))} nats per code grid; classifier FID {fmt(t.get('fid'), 1)}",
+            f"uniform prior {fmt(model.num_positions * math.log(model.categories))} nats")
+
+
 def code_prior_row(report: Report) -> list[str]:
     """A row of CODE_PRIOR_TABLE: the test NLL of the codes beside the uniform prior's H*W ln K."""
     model = report.model

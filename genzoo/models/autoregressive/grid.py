@@ -21,8 +21,9 @@ from genzoo.config import Config, NonNegativeInt, PositiveInt, Range
 from genzoo.metrics.quality import SAMPLE_QUALITY_TABLE, SampleQuality, sample_quality_row
 from genzoo.models.autoregressive.base import check_binary_images
 from genzoo.models.autoregressive.code_prior import (CODE_PRIOR_TABLE, autoencoder_hash, check_code_source,
-                                                     code_prior_row, hash_buffer, hex_digest, load_autoencoder)
-from genzoo.models.autoregressive.results import LIKELIHOOD_TABLE, likelihood_row
+                                                     code_prior_headline, code_prior_row, hash_buffer, hex_digest,
+                                                     load_autoencoder)
+from genzoo.models.autoregressive.results import LIKELIHOOD_TABLE, likelihood_headline, likelihood_row
 from genzoo.models.base import GenerativeModel
 
 
@@ -60,6 +61,9 @@ class GridAutoregressiveModel(GenerativeModel):
     def results_row(self, report) -> list[str]:
         return likelihood_row(report)
 
+    def headline(self, report) -> tuple[str, str]:
+        return code_prior_headline(report) if self.is_code_prior else likelihood_headline(report)
+
     # --- as the prior of an autoencoder's codes (code_prior) -----------------------------------------------------
     def dependencies(self) -> dict[str, dict[str, str]]:
         if not self.is_code_prior:
@@ -82,12 +86,16 @@ class GridAutoregressiveModel(GenerativeModel):
             check_code_source(train, self.config.autoencoder, hex_digest(self.autoencoder_sha256), self.categories,
                               self.grid)
 
-    def split_metrics(self, split, accelerator) -> dict[str, float]:
+    def split_metrics(self, split, accelerator, samples: int | None = None) -> dict[str, float]:
         """A prior's decoded samples scored against the images its split's codes encode (genzoo.metrics)."""
-        if not self.is_code_prior or self.config.metric_samples == 0:
+        if self.metric_samples == 0:
             return {}
-        quality = SampleQuality(self.config.metric_classifier, self.config.metric_samples)
-        return quality.score(self, split.image_split(), accelerator)
+        quality = SampleQuality(self.config.metric_classifier, self.metric_samples)
+        return quality.score(self, split.image_split(), accelerator, samples=samples)
+
+    @property
+    def metric_samples(self) -> int:
+        return self.config.metric_samples if self.is_code_prior else 0
 
     def results_rows(self, report):
         if not self.is_code_prior:

@@ -23,6 +23,18 @@ PAPER = {
 }
 
 
+# Peers' published figures where the paper gives none for this data (pytorch-generative's README, after its
+# reproduce()'s 457 epochs).
+PEER = {"gated-pixelcnn-binmnist": (81.50, "pytorch-generative's Gated PixelCNN")}
+
+
+def likelihood_headline(report: Report) -> tuple[str, str]:
+    """The front page's cells: test NLL beside the paper's (or a peer's) figure."""
+    reference = PAPER.get(report.name) or PEER.get(report.name)
+    return (f"NLL {fmt(report.test.get('nll'))} nats",
+            f"{reference[0]:.2f} ({reference[1]})" if reference else "-")
+
+
 def likelihood_row(report: Report) -> list[str]:
     paper = PAPER.get(report.name)
     model = report.model

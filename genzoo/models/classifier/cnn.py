@@ -114,6 +114,9 @@ class CNNClassifier(GenerativeModel):
             wrong.append(x.cpu()[predicted != labels[start:start + 1000]])
         return save_image_grid(torch.cat(wrong)[:n], path)
 
+    def headline(self, report) -> tuple[str, str]:
+        return f"accuracy {report.test['accuracy']:.2%}", "-"
+
     def results_row(self, report) -> list[str]:
         test, valid = report.test, report.valid
         return [f"`{report.name}`", self.architecture, f"{self.num_parameters():,}", report.dataset.describe(),

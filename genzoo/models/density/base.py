@@ -116,6 +116,11 @@ class Density1D(GenerativeModel):
         values = split.head(len(split))[:, 0].double().numpy()
         return plot_density(self, values, Path(path), Path(path).stem, getattr(split, "target", None))
 
+    def headline(self, report) -> tuple[str, str]:
+        target = getattr(report.dataset, "exact_target", None)
+        kl = f", KL(target || model) {fmt(self.kl_to_target(target), 5)}" if target else ""
+        return f"NLL {fmt(report.test['nll'], 4)} nats{kl}", "-"
+
     def results_row(self, report) -> list[str]:
         target = getattr(report.dataset, "exact_target", None)
         return [f"`{report.name}`", self.architecture, f"{self.num_parameters():,}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from genzoo.metrics.quality import SAMPLE_QUALITY_TABLE, SampleQuality, sample_quality_row
+from genzoo.metrics.quality import SAMPLE_QUALITY_TABLE, SampleQuality, sample_quality_headline, sample_quality_row
 from genzoo.models.base import GenerativeModel
 from genzoo.models.images import check_unit_images
 
@@ -33,8 +33,15 @@ class DCGANImageModel(GenerativeModel):
         """The network's [-1, 1] -> images on [0, 1] (float32 at least)."""
         return ((y.float() + 1) / 2).clamp(0, 1)
 
-    def split_metrics(self, split, accelerator) -> dict[str, float]:
-        return self.quality.score(self, split, accelerator, steps=self.quality_steps)
+    def split_metrics(self, split, accelerator, samples: int | None = None) -> dict[str, float]:
+        return self.quality.score(self, split, accelerator, steps=self.quality_steps, samples=samples)
+
+    @property
+    def metric_samples(self) -> int:
+        return self.quality.samples
 
     def results_row(self, report) -> list[str]:
         return sample_quality_row(report)
+
+    def headline(self, report) -> tuple[str, str]:
+        return sample_quality_headline(report)

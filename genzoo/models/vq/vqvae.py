@@ -160,6 +160,10 @@ class VQVAE(GenerativeModel):
         return save_image_grid(rearrange(pairs, "two (r c) ch h w -> (r two c) ch h w", c=per_row), path,
                                nrow=per_row)
 
+    def headline(self, report) -> tuple[str, str]:
+        t = report.test
+        return f"MSE {fmt(t['mse'], 5)}, PSNR {fmt(t['psnr'])} dB, {t['usage']:.1%} of the codes used", "-"
+
     def results_row(self, report) -> list[str]:
         t = report.test
         return [f"`{report.name}`", self.quantizer.describe(), f"{self.num_parameters():,}",

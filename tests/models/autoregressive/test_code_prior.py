@@ -75,7 +75,8 @@ def test_a_prior_trains_on_the_codes_records_its_autoencoder_and_samples_images(
     assert tokens.shape == (5, 7, 7) and images.shape == (5, 1, 28, 28)
     assert torch.equal(images, ae.decode_indices(tokens))  # the samples are the decoded codes
     assert {"test_nll", "test_fid", "test_precision", "test_classes"} <= set(result["metrics"])
-    code_table, quality_table = markdown(results([str(result["path"])])).split("\n\n")  # the results command
+    reports = [c.report for c in results([str(result["path"])], full=True)]  # the results command
+    code_table, quality_table = markdown(reports).split("\n\n")
     header, _, row = code_table.splitlines()
     assert "uniform prior H*W ln K" in header and "classifier FID" in quality_table.splitlines()[0]
     cells = [cell.strip() for cell in row.split("|")[1:-1]]
