@@ -118,7 +118,8 @@ class Density1D(GenerativeModel):
 
     def headline(self, report) -> tuple[str, str]:
         target = getattr(report.dataset, "exact_target", None)
-        kl = f", KL(target || model) {fmt(self.kl_to_target(target), 5)}" if target else ""
+        # the pipes escaped: this is a markdown table's cell
+        kl = f", KL(target \\|\\| model) {fmt(self.kl_to_target(target), 5)}" if target else ""
         return f"NLL {fmt(report.test['nll'], 4)} nats{kl}", "-"
 
     def results_row(self, report) -> list[str]:
