@@ -7,7 +7,7 @@ ifneq ($(wildcard ../shared/data),)
 export GENZOO_DATA ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench figures clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# The front page's picture and the docs' previews and learning curves, from the shipped checkpoints.
+figures: setup
+	$(PY) -m genzoo.figures
 
 # Side-by-side speed and quality tables (the bench extra adds the peer package measured against).
 # PEER=/path/to/pytorch-generative adds the training comparison against that checkout.

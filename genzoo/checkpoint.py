@@ -85,14 +85,15 @@ def atomic_save_safetensors(tensors: dict[str, torch.Tensor], path: str | Path, 
 
 def save_pretrained(model, path: str | Path, metrics: dict[str, Any] | None = None,
                     dataset: dict[str, Any] | None = None, train_config: dict[str, Any] | None = None,
-                    dtype: torch.dtype | None = None) -> Path:
+                    dtype: torch.dtype | None = None, history: list[dict] | None = None) -> Path:
     """Save ``model``'s weights and everything needed to rebuild it: into one ``.safetensors`` file, or, for a
     path without that suffix, into a Hugging Face folder (``model.safetensors`` + ``config.json``).
 
     ``dtype`` (e.g. ``torch.float16``) stores the floating tensors at that precision, half the file size, and
     integer tensors in the narrowest integer type that holds their values (a 32-mask MADE's int64 degrees take
     a quarter); loading casts both back to the model's own dtypes. See ``round_to_storage_dtype_`` for honest
-    metrics.
+    metrics. ``history``: the run's learning curve (``run_log.learning_curve``), kept so that a shipped file
+    carries the curve its docs page plots.
     Returns the path written (the folder for the Hugging Face layout).
     """
     path = Path(path)
@@ -110,6 +111,7 @@ def save_pretrained(model, path: str | Path, metrics: dict[str, Any] | None = No
         "metrics": json.dumps(metrics or {}),
         "train_config": json.dumps(train_config or {}),
         "depends_on": json.dumps(model.dependencies()),
+        "history": json.dumps(history or []),
         "genzoo_version": _version(),
         "tensors_sha256": tensors_sha256(tensors),
     }
@@ -155,6 +157,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     meta = dict(raw)
     for key in ("config", "dataset", "metrics", "train_config", "depends_on"):
         meta[key] = json.loads(raw.get(key) or "{}")
+    meta["history"] = json.loads(raw.get("history") or "[]")  # files exported before it was recorded have none
     return meta
 
 

@@ -21,6 +21,19 @@ def format_record(record: dict, total_steps: int) -> str:
     return "  ".join(parts)
 
 
+def learning_curve(path: Path) -> list[dict]:
+    """The learning curve in a run's ``log.jsonl``: each training and validation record's step and numbers
+    (the final record, with the test metrics, left out), e.g. ``[{"step": 50, "loss": 91.2, "lr": 1e-3},
+    {"step": 500, "valid_nll": 88.9}, ...]``. A resumed run's log is cut back to its resumed step, so this is
+    the curve of the run as if never stopped."""
+    curve = []
+    for line in Path(path).read_text().splitlines() if Path(path).is_file() else []:
+        record = json.loads(line)
+        if "final" not in record:
+            curve.append({k: v for k, v in record.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    return curve
+
+
 class RunLog:
     def __init__(self, accelerator, path: Path, total_steps: int, initial_step: int, name: str,
                  tracker: str | None = None, interactive: bool | None = None):

@@ -31,7 +31,7 @@ from genzoo.config import (Config, NonNegativeFloat, NonNegativeInt, PositiveFlo
                            config_to_dict)
 from genzoo.data import TensorBatchLoader
 from genzoo.evaluation import TEST_HEAD, TEST_SAMPLES, evaluate, sample_head_metrics
-from genzoo.run_log import RunLog
+from genzoo.run_log import RunLog, learning_curve
 
 __all__ = ["NonFiniteLossError", "TrainConfig", "evaluate", "make_accelerator", "train", "warmup_cosine"]
 
@@ -466,7 +466,8 @@ def _export(run: _RunContext) -> dict:
     metrics["train_seconds"] = round(run.state.seconds, 1)  # to the last step, not to the selected one
     path = out / "model.safetensors"
     if accelerator.is_main_process:
-        save_pretrained(model, path, metrics=metrics, dataset=run.dataset, train_config=run.train_record, dtype=dtype)
+        save_pretrained(model, path, metrics=metrics, dataset=run.dataset, train_config=run.train_record, dtype=dtype,
+                        history=learning_curve(run.log.path))
         run.log.record({"step": run.state.step, "final": metrics}, echo=False)
         run.log.print("final: " + "  ".join(f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}"
                                             for k, v in metrics.items()))

@@ -53,6 +53,11 @@ def test_resumed_run_continues_with_the_same_losses(tmp_path):
     head = -exported.log_prob(test.head(1000)).double().mean().item()
     assert meta_metrics["test_head1000_nll"] == pytest.approx(head, rel=1e-6)
     assert meta_metrics["test_head1000_nll"] != pytest.approx(meta_metrics["test_nll"], rel=1e-6)
+    # the file carries its learning curve: the log's training and validation records, the final one left out
+    history = exported.pretrained_metadata["history"]
+    assert [r["step"] for r in history if "loss" in r] == [1, 2, 3, 4, 5, 6]
+    assert [r["step"] for r in history if "valid_nll" in r] == [3, 6]
+    assert [r["loss"] for r in history if "loss" in r] == [full[step] for step in range(1, 7)]
 
     # Kill after step 3: drop everything the run wrote later, then resume from its last saved state.
     shutil.rmtree(run / "checkpoints" / "step_00000006")

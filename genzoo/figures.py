@@ -1,0 +1,71 @@
+"""The pictures of the front page and the docs/ pages, written from the shipped checkpoints.
+
+    python -m genzoo.figures                   # docs/images/: samples.png, previews/*.png, curves/*.png
+    python -m genzoo.figures --log runs/x/log.jsonl --out docs/images/curves/x.png   # one run's curve
+
+``samples.png`` is one labelled row of samples from every shipped checkpoint that draws images; ``previews/``
+holds each checkpoint's preview (the sample command's PNG: a grid of samples, inputs above reconstructions, a
+fitted density); ``curves/`` each learning curve a shipped file records (its run's ``log.jsonl``, kept in its
+metadata at export as ``history``): the training loss and the valid metrics against the step.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from genzoo.checkpoint import read_metadata
+from genzoo.plotting import learning_curves
+from genzoo.registry import list_pretrained
+from genzoo.run_log import learning_curve
+from genzoo.sample import preview_all, write_composite
+
+DOCS_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
+
+
+def curve_plot(history: list[dict], path: Path, title: str) -> Path | None:
+    """The training loss and each valid metric of ``history`` against the step, in one plot (None when the
+    history holds no loss and no valid metric)."""
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for record in history:
+        for key, value in record.items():
+            if key == "loss" or key.startswith("valid_"):
+                curves.setdefault("training loss (batch mean)" if key == "loss" else key, []).append(
+                    (record["step"], value))
+    if not curves:
+        return None
+    return learning_curves(curves, path, title, "loss / valid metric")
+
+
+def write_curves(out_dir: Path, names: list[str] | None = None) -> list[Path]:
+    """A learning-curve PNG for every shipped checkpoint that records its history."""
+    written = []
+    for name in list_pretrained() if names is None else names:
+        path = curve_plot(read_metadata(name)["history"], Path(out_dir) / f"{name}.png", name)
+        if path is not None:
+            written.append(path)
+            print(f"wrote {path}", flush=True)
+    return written
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=Path, default=DOCS_IMAGES, help="the folder of the docs' pictures")
+    parser.add_argument("--log", type=Path, help="plot this run's log.jsonl into --out instead")
+    parser.add_argument("--out", type=Path, help="with --log: the PNG to write")
+    args = parser.parse_args(argv)
+    if args.log is not None:
+        if args.out is None:
+            parser.error("--log needs --out PNG")
+        if not args.log.is_file():
+            parser.error(f"{args.log} not found")
+        path = curve_plot(learning_curve(args.log), args.out, args.log.parent.name)
+        if path is None:
+            parser.error(f"{args.log} holds no training loss or valid metric to plot")
+        return [path]
+    written = [write_composite(args.images / "samples.png")]
+    written += preview_all(args.images / "previews")
+    return written + write_curves(args.images / "curves")
+
+
+if __name__ == "__main__":
+    main()

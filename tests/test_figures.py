@@ -1,0 +1,34 @@
+"""The docs' pictures: learning curves from a run's log or a file's recorded history."""
+import json
+
+import pytest
+from PIL import Image
+
+from genzoo import create_model, save_pretrained
+from genzoo.checkpoint import read_metadata
+from genzoo.figures import curve_plot, main
+from genzoo.run_log import learning_curve
+
+
+def test_the_learning_curve_of_a_log_keeps_training_and_valid_records_without_the_final_one(tmp_path):
+    log = tmp_path / "run" / "log.jsonl"
+    log.parent.mkdir()
+    records = [{"step": 1, "loss": 3.0, "lr": 0.1, "epoch": 0}, {"step": 2, "loss": 2.0, "lr": 0.1, "epoch": 0},
+               {"step": 2, "valid_nll": 2.5}, {"step": 2, "final": {"test_nll": 2.4}}]
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert learning_curve(log) == records[:3]
+    assert learning_curve(tmp_path / "missing.jsonl") == []
+
+    png = main(["--log", str(log), "--out", str(tmp_path / "curve.png")])[0]
+    assert Image.open(png).size[0] > 100
+    assert curve_plot([{"step": 1, "lr": 0.1}], tmp_path / "none.png", "x") is None  # nothing to plot
+    assert not (tmp_path / "none.png").exists()
+    with pytest.raises(SystemExit):
+        main(["--log", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "m.png")])
+
+
+def test_a_saved_file_keeps_its_history_and_older_files_read_as_none(tmp_path):
+    model = create_model("fvsbn", image_shape=(1, 2, 2))
+    history = [{"step": 1, "loss": 2.0}, {"step": 1, "valid_nll": 2.1}]
+    assert read_metadata(save_pretrained(model, tmp_path / "a.safetensors", history=history))["history"] == history
+    assert read_metadata(save_pretrained(model, tmp_path / "b.safetensors"))["history"] == []
