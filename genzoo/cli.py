@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
 from accelerate.utils import set_seed
@@ -10,6 +11,7 @@ from accelerate.utils import set_seed
 from genzoo.config import config_from_dict, describe_config, load_yaml_config
 from genzoo.data import Splits, dataset_from_dict, get_dataset_class, list_datasets
 from genzoo.registry import create_model, get_model_class, list_models
+from genzoo.run_folder import RunFolderError
 from genzoo.training import TrainConfig, train
 
 SECTIONS = ("model", "data", "train")
@@ -48,7 +50,9 @@ def train_main(argv: list[str] | None = None, description: str = "Train a genzoo
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="YAML run config, e.g. configs/made_binmnist.yaml")
     parser.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.lr=3e-4 model.hidden=1000")
-    parser.add_argument("--resume", default=None, help="'latest' or a checkpoint folder of this run")
+    parser.add_argument("--resume", default=None,
+                        help="'latest', 'auto' (latest where a state was saved, else a fresh start: one command "
+                             "for a first start and every requeue) or a checkpoint folder of this run")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a run already in train.output_dir (without it such a folder is refused)")
     parser.add_argument("--data-root", default=None, help="folder with the datasets (else $GENZOO_DATA)")
@@ -68,9 +72,18 @@ def train_main(argv: list[str] | None = None, description: str = "Train a genzoo
     return result
 
 
+def main(description: str = "Train a genzoo model.") -> None:
+    """A training command (``genzoo-train``, ``train/*.py``): a refused run folder (another run in it, nothing to
+    resume) ends in one line saying what to do, with exit status 1, instead of a traceback."""
+    try:
+        train_main(description=description)
+    except RunFolderError as exc:
+        sys.exit(f"error: {exc}")
+
+
 def cli() -> None:
     """``genzoo-train``: the exit status is 0 unless training raised."""
-    train_main()
+    main()
 
 
 if __name__ == "__main__":

@@ -113,6 +113,25 @@ def history(out: Path) -> list[str]:
     return sorted(p.name for p in root.glob("step_*"))
 
 
+def resolve_resume(out: Path, resume: str | None) -> str | None:
+    """What ``--resume`` means for ``out``, before anything is written: ``"auto"`` is ``"latest"`` where the run
+    saved a state and None (a fresh start) where it saved none, so one command serves a scheduler's first start
+    and every requeue; ``"latest"`` with no saved state is an error naming ``auto``; None or a folder as given.
+    A fresh start under ``auto`` replaces what a run killed before its first save left (its log, config,
+    previews, best-on-valid file), never a finished model."""
+    if resume not in ("auto", "latest"):
+        return resume
+    if history(out):
+        return "latest"
+    if resume == "latest":
+        raise RunFolderError(f"--resume latest: {out} holds no saved state to resume from; --resume auto resumes "
+                             "the latest state where there is one and starts fresh where there is none")
+    if (out / "model.safetensors").exists():
+        raise RunFolderError(f"--resume auto: {out} holds a finished model (model.safetensors) but no saved state "
+                             "to resume; train into another train.output_dir, or replace it with --overwrite")
+    return None
+
+
 def latest_checkpoint(out: str | Path) -> Path:
     """The run's last saved, complete ``save_state`` folder."""
     saved = history(Path(out))

@@ -212,17 +212,21 @@ def train(model, splits, config: TrainConfig, resume: str | None = None, run_con
     ``genzoo.data.Splits``); returns the exported file's path and its metrics.
 
     ``resume``: "latest" or a checkpoint folder; the run then continues exactly where that state was saved.
-    A folder that already holds a run is refused unless resumed or ``overwrite`` (which deletes that run).
+    "auto": "latest" where the run saved a state, else a fresh start (a scheduler's one command for the first
+    start and every requeue; ``run_folder.resolve_resume``). A folder that already holds a run is refused
+    unless resumed or ``overwrite`` (which deletes that run).
     """
     out = Path(config.output_dir)
     accelerator = make_accelerator(config, out)
     with run_folder.exclusive(out, accelerator):
-        run_folder.prepare(out, accelerator, resume, overwrite)
-        return _train(model, splits, config, accelerator, out, resume, run_config)
+        asked, resume = resume, run_folder.resolve_resume(out, resume)
+        fresh_under_auto = asked == "auto" and resume is None  # replaces a run killed before its first save
+        run_folder.prepare(out, accelerator, resume, overwrite or fresh_under_auto)
+        return _train(model, splits, config, accelerator, out, resume, run_config, asked)
 
 
 def _train(model, splits, config: TrainConfig, accelerator: Accelerator, out: Path, resume: str | None,
-           run_config: dict | None) -> dict:
+           run_config: dict | None, asked: str | None = None) -> dict:
     set_seed(config.seed)
     loader = TensorBatchLoader(splits["train"], config.batch_size, seed=config.seed, device=accelerator.device,
                                process_index=accelerator.process_index, num_processes=accelerator.num_processes)
@@ -240,9 +244,13 @@ def _train(model, splits, config: TrainConfig, accelerator: Accelerator, out: Pa
     if config.ema_decay > 0:
         ema = AveragedModel(model, multi_avg_fn=ema_multi_avg_fn(config.ema_decay), use_buffers=True)
     state = TrainState()
+    start = "fresh start"
     if resume:
         folder = run_folder.latest_checkpoint(out) if resume == "latest" else Path(resume)
         _resume(accelerator, out, folder, state, loader, ema)
+        start = f"resumed from {folder.name}"
+    if asked == "auto":
+        start += " (--resume auto)"
     if config.log_with:
         accelerator.init_trackers(out.name, config=_flat(run_config or {"train": train_record}))
     if accelerator.is_main_process:
@@ -251,7 +259,7 @@ def _train(model, splits, config: TrainConfig, accelerator: Accelerator, out: Pa
     log = RunLog(accelerator, out / "log.jsonl", config.max_steps, state.step, out.name, config.log_with)
     log.print(f"{out.name}: {type(model).__name__} ({model.num_parameters():,} parameters), "
               f"{accelerator.num_processes} process(es) on {accelerator.device}, mixed precision "
-              f"{accelerator.mixed_precision}, steps {state.step + 1}..{config.max_steps}")
+              f"{accelerator.mixed_precision}, steps {state.step + 1}..{config.max_steps}, {start}")
     context = _RunContext(accelerator, forward, optimizer, scheduler, loader, state, config, out, log,
                           ema.module if ema is not None else model, splits, train_record, ema)
     if not resume and context.selection_metric is not None:

@@ -131,3 +131,53 @@ def test_a_run_that_ends_worse_than_it_started_says_so(tmp_path):
         result = train(tiny_made(), data(), config(tmp_path, lr=30.0, warmup_steps=0, grad_clip=0.0, ema_decay=0.0))
     assert math.isfinite(result["metrics"]["valid_nll"])
     assert load_pretrained(result["path"])  # still exported: the warning is the signal
+
+
+def test_resume_auto_starts_fresh_then_resumes_with_the_same_command(tmp_path, capsys):
+    """A scheduler repeats one command: the first start, a requeue after a kill, and a requeue of a finished
+    run all take ``resume="auto"``; each says in its first line which it did."""
+    run = tmp_path / "run"
+    uninterrupted = train(tiny_made(), data(), config(tmp_path / "ref", max_steps=6))
+    first = train(tiny_made(), data(), config(tmp_path, max_steps=6), resume="auto")
+    assert "steps 1..6, fresh start (--resume auto)" in capsys.readouterr().out
+    # killed after its state at step 3: the later state and log lines are gone; auto resumes from step 3
+    shutil.rmtree(run / "checkpoints" / "step_00000006")
+    (run / "model.safetensors").unlink()
+    again = train(tiny_made(), data(), config(tmp_path, max_steps=6), resume="auto")
+    assert "steps 4..6, resumed from step_00000003 (--resume auto)" in capsys.readouterr().out
+    for result in (first, again):  # the resumed run ends where the uninterrupted one does
+        assert result["metrics"]["valid_nll"] == pytest.approx(uninterrupted["metrics"]["valid_nll"], rel=1e-6)
+    assert [r["step"] for r in records(run) if "loss" in r] == [1, 2, 3, 4, 5, 6]
+
+
+def test_resume_auto_replaces_a_run_killed_before_its_first_save_but_never_a_finished_model(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.jsonl").write_text('{"step": 1, "loss": 9.0}\n')  # what a run killed in its first save leaves
+    (run / "config.json").write_text("{}")
+    (run / "checkpoints" / ".tmp_step_00000003").mkdir(parents=True)
+    with pytest.raises(RunFolderError, match="already holds a run"):
+        train(tiny_made(), data(), config(tmp_path, max_steps=3))  # a plain start still refuses it
+    with pytest.raises(RunFolderError, match="--resume latest: .* no saved state .*--resume auto"):
+        train(tiny_made(), data(), config(tmp_path, max_steps=3), resume="latest")
+    train(tiny_made(), data(), config(tmp_path, max_steps=3), resume="auto")
+    assert [r["step"] for r in records(run) if "loss" in r] == [1, 2, 3]  # one run's log, the leftover gone
+    shutil.rmtree(run / "checkpoints")  # a finished model whose states are gone: auto must not replace it
+    before = (run / "model.safetensors").read_bytes()
+    with pytest.raises(RunFolderError, match="finished model"):
+        train(tiny_made(), data(), config(tmp_path, max_steps=3), resume="auto")
+    assert (run / "model.safetensors").read_bytes() == before
+
+
+def test_the_training_command_refuses_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.launch import ROOT
+
+    done = subprocess.run([sys.executable, "train/fourier.py", "--config", "configs/fourier_gmm10.yaml",
+                           f"train.output_dir={tmp_path / 'new'}", "--resume", "latest"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: --resume latest:")
+    assert "--resume auto" in done.stderr

@@ -2,7 +2,7 @@
 
 Also runs as `accelerate launch train/ar.py ...` (several processes, --mixed_precision bf16|fp16).
 """
-from genzoo.cli import train_main
+from genzoo.cli import main
 
 if __name__ == "__main__":
-    train_main(description=__doc__)
+    main(description=__doc__)

@@ -4,7 +4,7 @@ A named target (data.target: gmm10, laplace, student_t3, lognormal, beta, spike_
     python train/fourier.py --config configs/fourier_gmm10.yaml data.target=file data.path=values.npy
 (a .npy array or the first column of a .csv; split 80/10/10 into train/valid/test).
 """
-from genzoo.cli import train_main
+from genzoo.cli import main
 
 if __name__ == "__main__":
-    train_main(description=__doc__)
+    main(description=__doc__)

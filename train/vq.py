@@ -3,7 +3,7 @@
 Also runs as `accelerate launch train/vq.py ...` (several processes or GPUs, --mixed_precision bf16|fp16); the
 codebook statistics are all-reduced, so every process keeps the same codebook.
 """
-from genzoo.cli import train_main
+from genzoo.cli import main
 
 if __name__ == "__main__":
-    train_main(description=__doc__)
+    main(description=__doc__)
