@@ -8,7 +8,7 @@ from pathlib import Path
 
 from accelerate.utils import set_seed
 
-from genzoo.config import config_from_dict, describe_config, load_yaml_config
+from genzoo.config import check_section, config_from_dict, describe_config, load_yaml_config
 from genzoo.data import Splits, dataset_from_dict, get_dataset_class, list_datasets
 from genzoo.registry import create_model, get_model_class, list_models
 from genzoo.run_folder import RunFolderError
@@ -23,6 +23,8 @@ def build_run(config: dict):
     unknown = [k for k in config if k not in SECTIONS]
     if unknown:
         raise ValueError(f"unknown config section(s) {', '.join(map(repr, unknown))}; sections: {', '.join(SECTIONS)}")
+    for section in SECTIONS:
+        check_section(config.get(section), section)
     model_section = dict(config.get("model") or {})
     if "name" not in model_section:
         raise ValueError("config section 'model' needs a 'name' (see genzoo.list_models())")

@@ -109,9 +109,7 @@ def _convert(value, hint):
             raise TypeError
         return value
     if hint is int:
-        # 10000.0 is an integer; 2.5 is not, and neither is True
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
+        # only an int is an integer: not True, and not 3.0 (a float where a count belongs is most often a slip)
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError
         return value
@@ -160,6 +158,14 @@ def checked(who: str, name: str, value, hint):
         return _convert(value, hint)
     except (TypeError, ValueError):
         raise ConfigError(name, value, _describe(hint), who) from None
+
+
+def check_section(values: Any, where: str) -> None:
+    """A config section must be a mapping of keys to values (or left empty): ``data: [1, 2]`` or ``model=3``
+    is a ValueError naming the section and what it holds."""
+    if values is not None and not isinstance(values, dict):
+        raise ValueError(f"config section {where!r} must be a mapping of keys to values, got "
+                         f"{type(values).__name__} {values!r}")
 
 
 def config_from_dict(cls, values: dict[str, Any], where: str = ""):

@@ -36,7 +36,10 @@ def register_model(name: str):
     return decorator
 
 
-def _unknown(kind: str, name: str, known: list[str]) -> ValueError:
+def _unknown(kind: str, name: str, known: list[str]) -> Exception:
+    if not isinstance(name, str):
+        return TypeError(f"expected a {kind} name (a str such as {sorted(known)[0]!r}), got {type(name).__name__} "
+                         f"{name!r}")
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     return ValueError(f"unknown {kind} {name!r}.{hint} Known: {', '.join(sorted(known)) or '(none)'}")

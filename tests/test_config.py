@@ -1,7 +1,7 @@
 import pytest
 
 from genzoo.cli import build_run
-from genzoo.config import load_yaml_config, parse_overrides
+from genzoo.config import config_from_dict, load_yaml_config, parse_overrides
 
 
 def test_parse_overrides_nested_and_typed():
@@ -78,8 +78,10 @@ def test_ill_typed_values_name_key_value_and_type(tmp_path, override, message):
 def test_values_are_converted_where_unambiguous():
     from genzoo.training import TrainConfig
 
-    config = TrainConfig(lr="3e-4", max_steps=1e4, adam_betas=[0.5, 0.9], weight_decay=0)  # YAML 1.1 strings
+    config = TrainConfig(lr="3e-4", max_steps=10000, adam_betas=[0.5, 0.9], weight_decay=0)  # YAML 1.1 strings
     assert config.lr == 3e-4 and config.max_steps == 10000 and isinstance(config.max_steps, int)
+    with pytest.raises(ValueError, match=r"train.max_steps=10000.0: expected an integer"):  # a float is no count
+        config_from_dict(TrainConfig, {"max_steps": 1e4}, where="train")
     assert config.adam_betas == (0.5, 0.9) and isinstance(config.weight_decay, float)
 
 
@@ -101,3 +103,24 @@ def test_help_lists_every_key_with_its_default(capsys):
     for line in ("train.lr = 0.001   (a number > 0)", "train.mixed_precision = null", "data.binarization = static",
                  "model.name = made:", "model.hidden = 500   (an integer >= 0)", "data.name = toy1d:"):
         assert line in text, line
+
+
+def test_a_model_name_that_is_no_string_and_a_float_count_are_named():
+    import genzoo
+
+    with pytest.raises(TypeError, match="expected a model name .* got int 5"):
+        genzoo.create_model(5)
+    with pytest.raises(ValueError, match=r"model.num_frequencies=3.0: expected an integer >= 1"):
+        genzoo.create_model("fourier1d", num_frequencies=3.0)
+
+
+@pytest.mark.parametrize("text, overrides, message", [
+    ("model:\n  name: made\ndata: [1, 2]\ntrain: {}\n", [], r"section 'data' must be a mapping .* list \[1, 2\]"),
+    ("model:\n  name: made\ndata: {}\ntrain: {}\n", ["model=3"], r"section 'model' must be a mapping .* int 3"),
+    ("model:\n  name: made\ndata: {}\ntrain: 5\n", [], r"section 'train' must be a mapping .* int 5"),
+])
+def test_config_sections_of_the_wrong_kind_are_named(tmp_path, text, overrides, message):
+    path = tmp_path / "run.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        build_run(load_yaml_config(path, overrides))

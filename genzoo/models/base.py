@@ -71,10 +71,10 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="genzoo", ta
         return int(n)
 
     @staticmethod
-    def check_nonempty(batch: torch.Tensor) -> torch.Tensor:
-        """A loss needs at least one example: the mean over none is NaN."""
+    def check_nonempty(batch: torch.Tensor, what: str = "a loss") -> torch.Tensor:
+        """A loss needs at least one example (the mean over none is NaN), and so does ``what`` else says so."""
         if batch.shape[0] == 0:
-            raise ValueError(f"empty batch (shape {tuple(batch.shape)}): a loss needs at least one example")
+            raise ValueError(f"empty batch (shape {tuple(batch.shape)}): {what} needs at least one example")
         return batch
 
     def rand(self, *shape: int, generator: torch.Generator | None = None, dtype=torch.float32) -> torch.Tensor:

@@ -4,10 +4,11 @@ from __future__ import annotations
 import torch
 
 
-def check_unit_images(x, image_shape: tuple[int, ...]) -> torch.Tensor:
-    """``x`` as a float tensor (B, *image_shape) with finite values in [0, 1] (integer and bool inputs become
-    float32, floating ones keep their dtype), or a ValueError naming the problem (shape, dtype, NaN, a value
-    outside [0, 1])."""
+def check_unit_images(x, image_shape: tuple[int, ...], dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``x`` as a float tensor (B, *image_shape) with finite values in [0, 1], or a ValueError naming the
+    problem (shape, dtype, NaN, a value outside [0, 1]). Valid images of any dtype are taken: cast to
+    ``dtype`` (the model's) where given, else integer and bool inputs become float32 and floating ones keep
+    their dtype."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"expected images as a torch.Tensor, got {type(x).__name__}")
     if x.dim() != len(image_shape) + 1 or tuple(x.shape[1:]) != tuple(image_shape):
@@ -20,4 +21,4 @@ def check_unit_images(x, image_shape: tuple[int, ...]) -> torch.Tensor:
     if x.numel() and (x.min() < 0 or x.max() > 1):
         raise ValueError(f"images must be finite with values in [0, 1], found {x.min().item():.4g} .. "
                          f"{x.max().item():.4g} (uint8 grey levels: divide by 255)")
-    return x
+    return x if dtype is None else x.to(dtype)

@@ -61,3 +61,38 @@ def test_autoencoder_loss_refuses_bad_batches(bad, message):
 def test_density_loss_refuses_bad_batches(name, bad, error, message):
     with pytest.raises(error, match=message):
         create_model(name).loss(bad)
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES) + ["deepnade"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_autoregressive_models_take_binary_batches_of_any_floating_dtype(name, dtype):
+    """0 and 1 are exact in every floating dtype: such a batch is valid data, computed in the model's dtype."""
+    torch.manual_seed(0)
+    model = create_model(name, **IMAGES.get(name, {"image_shape": (1, 3, 4), "hidden": 4})).eval()
+    log_prob = model.log_prob(binary(dtype))
+    assert log_prob.dtype == torch.float32 and torch.equal(log_prob, model.log_prob(binary()))
+    if name != "deepnade":  # its loss draws random orderings; its log_prob above is the exact mixture
+        assert torch.equal(model.loss(binary(dtype))[0], model.loss(binary())[0])
+
+
+@pytest.mark.parametrize("quantizer", ["vq", "fsq"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_autoencoders_take_images_of_any_floating_dtype(quantizer, dtype):
+    torch.manual_seed(0)
+    model = create_model("vqvae", quantizer=quantizer, channels=4, res_blocks=0).eval()
+    images = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    exact = images.to(dtype).float()  # what the batch holds, in the model's dtype
+    assert torch.equal(model.encode(images.to(dtype)), model.encode(exact))
+    assert torch.equal(model.loss(images.to(dtype))[0], model.loss(exact)[0])
+    with pytest.raises(ValueError, match=r"empty batch \(shape \(0, 1, 28, 28\)\): encode needs at least one"):
+        model.encode(images[:0])
+
+
+@pytest.mark.parametrize("name", ["fourier1d", "gmm1d", "deep_factorized1d"])
+def test_densities_give_nothing_for_no_values_and_name_mismatched_interval_ends(name):
+    model = create_model(name)
+    for method in (model.log_prob, model.cdf):
+        assert method(torch.zeros(0, 1)).shape == (0, 1)
+    with pytest.raises(ValueError, match=r"interval ends of shapes \(3, 1\) and \(2, 1\) do not broadcast"):
+        model.interval_mass(torch.zeros(3, 1), torch.ones(2, 1))
+    assert model.interval_mass(torch.zeros(3, 1), torch.ones(1, 1)).shape == (3, 1)  # broadcasting ends are fine

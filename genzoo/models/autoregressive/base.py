@@ -15,8 +15,11 @@ from genzoo.models.autoregressive.results import LIKELIHOOD_TABLE, likelihood_he
 from genzoo.models.base import GenerativeModel
 
 
-def check_binary_images(x: torch.Tensor, image_shape: tuple[int, ...]) -> torch.Tensor:
-    """``x`` as float (B, *image_shape) with values in {0, 1}, or a ValueError naming what is wrong."""
+def check_binary_images(x: torch.Tensor, image_shape: tuple[int, ...], dtype: torch.dtype | None = None
+                        ) -> torch.Tensor:
+    """``x`` as float (B, *image_shape) with values in {0, 1}, or a ValueError naming what is wrong. Any dtype
+    holds 0 and 1 exactly, so valid batches of every dtype are taken: cast to ``dtype`` (the model's) where
+    given, else integer and bool batches become float32 and floating ones keep their dtype."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
     if x.dim() != len(image_shape) + 1 or tuple(x.shape[1:]) != tuple(image_shape):
@@ -32,7 +35,7 @@ def check_binary_images(x: torch.Tensor, image_shape: tuple[int, ...]) -> torch.
             raise ValueError("x contains NaN; expected binary values in {0, 1}")
         bad = ~((x == 0) | (x == 1))
         raise ValueError(f"x must be binary (values in {{0, 1}}); found e.g. {x[bad][0].item()!r}")
-    return x
+    return x if dtype is None else x.to(dtype)
 
 
 class BinaryAutoregressiveModel(GenerativeModel):
@@ -71,11 +74,11 @@ class BinaryAutoregressiveModel(GenerativeModel):
         """Exact log p_k(x) in nats, (B,), under the one mask (or ordering) k of the mixture."""
         if not 0 <= mask < self.num_masks:
             raise ValueError(f"mask must be in [0, {self.num_masks}), got {mask}")
-        return self._mask_log_prob(check_binary_images(x, self.image_shape).flatten(1), mask)
+        return self._mask_log_prob(check_binary_images(x, self.image_shape, self.dtype).flatten(1), mask)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Exact log p(x) in nats, (B,); for several masks the uniform mixture log (1/K) sum_k p_k(x)."""
-        x_flat = check_binary_images(x, self.image_shape).flatten(1)
+        x_flat = check_binary_images(x, self.image_shape, self.dtype).flatten(1)
         if self.num_masks == 1:
             return self._mask_log_prob(x_flat, 0)
         per_mask = torch.stack([self._mask_log_prob(x_flat, k) for k in range(self.num_masks)])  # (K, B)
@@ -90,7 +93,7 @@ class BinaryAutoregressiveModel(GenerativeModel):
         return 0.0
 
     def loss(self, batch: torch.Tensor):
-        batch = self.check_nonempty(check_binary_images(batch, self.image_shape))
+        batch = self.check_nonempty(check_binary_images(batch, self.image_shape, self.dtype))
         nll = -self._mask_log_prob(batch.flatten(1), self.training_mask()).mean()
         return nll + self.penalty(), {"nll": nll.detach()}
 

@@ -126,7 +126,7 @@ class DeepNADE(BinaryAutoregressiveModel):
     def loss(self, batch: torch.Tensor):
         """The order-agnostic estimate above, averaged over the batch (its "nll" estimates the mean over
         orderings, not the K-ordering mixture that log_prob gives)."""
-        x = self.check_nonempty(check_binary_images(batch, self.image_shape)).flatten(1)
+        x = self.check_nonempty(check_binary_images(batch, self.image_shape, self.dtype)).flatten(1)
         nll = self.order_agnostic_nll(x, self.random_observed(x.shape[0])).mean()
         return nll, {"nll": nll.detach()}
 

@@ -64,7 +64,7 @@ class CNNClassifier(GenerativeModel):
         return self.config.features
 
     def check_images(self, x) -> torch.Tensor:
-        return check_unit_images(x, self.config.image_shape)
+        return check_unit_images(x, self.config.image_shape, self.dtype)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) in [0, 1] -> (B, features)."""

@@ -42,6 +42,18 @@ class Density1D(GenerativeModel):
             raise ValueError("values must be finite" + ("" if not allow_inf else " or +-inf (not NaN)"))
         return y
 
+    def check_interval(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Interval ends (..., C) that broadcast together, a <= b, +-inf allowed; else a ValueError naming them."""
+        a, b = self.check_values(a, allow_inf=True), self.check_values(b, allow_inf=True)
+        try:
+            torch.broadcast_shapes(a.shape, b.shape)
+        except RuntimeError:
+            raise ValueError(f"interval ends of shapes {tuple(a.shape)} and {tuple(b.shape)} do not broadcast "
+                             "together") from None
+        if (a > b).any():
+            raise ValueError("interval_mass needs a <= b everywhere")
+        return a, b
+
     # --- what a subclass provides: log q and the CDF on checked values, in float32 or float64 ------------------
     def _log_prob(self, y: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -57,11 +69,15 @@ class Density1D(GenerativeModel):
     def log_prob(self, y: torch.Tensor) -> torch.Tensor:
         """log q(y) in nats, the shape of ``y`` (..., C) and its dtype."""
         y = self.check_values(y)
+        if y.numel() == 0:  # none in, none out (a mixture's reshape cannot infer its sizes from no values)
+            return torch.empty_like(y)
         return self._log_prob(self._working_dtype(y)).to(y.dtype)
 
     def cdf(self, y: torch.Tensor) -> torch.Tensor:
         """q((-inf, y]) in [0, 1] (rounding clamped), the shape of ``y`` (..., C) and its dtype; +-inf allowed."""
         y = self.check_values(y, allow_inf=True)
+        if y.numel() == 0:
+            return torch.empty_like(y)
         return self._cdf(self._working_dtype(y)).clamp(0, 1).to(y.dtype)
 
     def penalty(self) -> torch.Tensor | None:
@@ -77,9 +93,7 @@ class Density1D(GenerativeModel):
 
     def interval_mass(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """q((a, b]) as cdf(b) - cdf(a) (FourierDensity overrides it with a cancellation-free form)."""
-        a, b = self.check_values(a, allow_inf=True), self.check_values(b, allow_inf=True)
-        if (a > b).any():
-            raise ValueError("interval_mass needs a <= b everywhere")
+        a, b = self.check_interval(a, b)
         return self.cdf(b) - self.cdf(a)
 
     @torch.no_grad()

@@ -130,9 +130,7 @@ class FourierDensity(Density1D):
 
     def log_interval_mass(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """log q((a, b]) for a <= b of shape (..., C); a = -inf and b = inf are allowed."""
-        a, b = self.check_values(a, allow_inf=True), self.check_values(b, allow_inf=True)
-        if (a > b).any():
-            raise ValueError("interval_mass needs a <= b everywhere")
+        a, b = self.check_interval(a, b)
         u_a, u_b = self._u(a), self._u(b)
         log_dx = log_tanh_difference(u_a, u_b)
         m, dx = (torch.tanh(u_a) + torch.tanh(u_b)) / 2, torch.exp(log_dx)

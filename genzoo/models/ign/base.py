@@ -25,7 +25,7 @@ class DCGANImageModel(GenerativeModel):
 
     def check_images(self, x) -> torch.Tensor:
         """Images (B, C, 28, 28) on [0, 1] -> the network's scale [-1, 1], in the model's dtype and device."""
-        x = self.check_nonempty(check_unit_images(x, self.config.image_shape))
+        x = self.check_nonempty(check_unit_images(x, self.config.image_shape, self.dtype))
         return x.to(self.device, self.dtype) * 2 - 1
 
     @staticmethod

@@ -98,7 +98,7 @@ class VQVAE(GenerativeModel):
         return self.quantizer.codebook_size
 
     def _check_images(self, x: torch.Tensor) -> torch.Tensor:
-        return check_unit_images(x, self.config.image_shape)
+        return check_unit_images(x, self.config.image_shape, self.dtype)
 
     def quantize(self, x: torch.Tensor):
         """x -> (quantized latents (B, d, 7, 7), indices (B, 7, 7), quantizer info)."""
@@ -123,7 +123,7 @@ class VQVAE(GenerativeModel):
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images (B, 1, 28, 28) -> code indices (B, 7, 7) (int64)."""
-        return self.quantize(self._check_images(x))[1]
+        return self.quantize(self.check_nonempty(self._check_images(x), "encode"))[1]
 
     @torch.no_grad()
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
