@@ -292,3 +292,22 @@ def test_lion_trains_and_resumes_through_the_loop(tmp_path):
     shutil.rmtree(tmp_path / "run" / "checkpoints" / "step_00000006")
     train(tiny_made(), Splits(BinarizedMNISTData()), cfg, resume="latest")
     assert losses(tmp_path / "run") == pytest.approx(full, rel=1e-6)
+
+
+@needs_binarized_mnist
+def test_channels_last_trains_the_same_steps_as_the_default_layout(tmp_path):
+    """train.channels_last changes the memory layout of 4-D weights and image batches, not the maths."""
+    def run(folder, channels_last):
+        torch.manual_seed(0)
+        model = create_model("pixelcnn", channels=4, blocks=1, output_channels=4)
+        train(model, Splits(BinarizedMNISTData()), config(tmp_path / folder, max_steps=4, ema_decay=0.0,
+                                                          eval_every=4, save_every=4, test_at_end=False,
+                                                          preview_images=0, channels_last=channels_last))
+        return losses(tmp_path / folder / "run"), model
+
+    default, _ = run("default", False)
+    steps, model = run("channels_last", True)
+    assert sorted(steps) == [1, 2, 3, 4]
+    assert all(steps[s] == pytest.approx(default[s], rel=1e-5) for s in steps)
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
