@@ -35,10 +35,12 @@ bench: setup
 	$(PY) -m bench.ar_sampling
 	$(PY) -m bench.ar_training
 	$(if $(PEER),$(PY) -m bench.peer_training --peer $(PEER))
+	$(PY) -m bench.cpu_throughput
 	$(PY) -m bench.ar_bf16
 	$(PY) -m bench.quantizers
 	$(PY) -m bench.fourier
 	$(PY) -m bench.ign_forms
+	$(PY) -m bench.preemption
 
 clean:
 	rm -rf $(VENV) samples runs
