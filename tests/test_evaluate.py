@@ -159,3 +159,15 @@ def test_record_test_head_adds_the_first_examples_metrics_only_to_weights_that_s
     assert {"test_head100_nll", "test_head1000_nll"} <= set(read_metadata(good)["metrics"])
     with pytest.raises(ValueError, match="head=0"):
         record_test_head(str(good), accelerator, head=0)
+
+
+def test_sample_metrics_are_checked_at_the_tolerance_a_discrete_sampler_allows():
+    from genzoo.evaluate import disagreements
+
+    recorded = {"test_samples1000_fid": 385.55, "test_samples1000_precision": 0.671, "test_nll": 85.0}
+    moved_by_rounding = {"fid": 386.0, "precision": 0.670}  # 3 threads against 1, measured
+    assert disagreements(moved_by_rounding, recorded, "test_samples1000_", sampled=True) == []
+    assert len(disagreements(moved_by_rounding, recorded, "test_samples1000_")) == 2  # not per-example metrics
+    broken = disagreements({"fid": 390.0, "precision": 0.6}, recorded, "test_samples1000_", sampled=True)
+    assert [d.split()[0] for d in broken] == ["test_samples1000_fid", "test_samples1000_precision"]
+    assert disagreements({"nll": 85.01}, recorded, "test_") == ["test_nll 85.01 now, 85 recorded"]
