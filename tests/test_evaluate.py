@@ -171,3 +171,23 @@ def test_sample_metrics_are_checked_at_the_tolerance_a_discrete_sampler_allows()
     broken = disagreements({"fid": 390.0, "precision": 0.6}, recorded, "test_samples1000_", sampled=True)
     assert [d.split()[0] for d in broken] == ["test_samples1000_fid", "test_samples1000_precision"]
     assert disagreements({"nll": 85.01}, recorded, "test_") == ["test_nll 85.01 now, 85 recorded"]
+
+
+def test_every_table_marker_of_the_checkout_lies_in_one_page_and_every_bench_finds_its_own():
+    """The commands name markers, never pages: each marker pair is in exactly one page, and each marker a bench
+    writes (its MARKER, or the name it passes to publish) is among them."""
+    import re
+
+    from genzoo.doc_tables import CHECKOUT, pages
+
+    found = {}
+    for page in pages():
+        for name in re.findall(r"<!-- ([a-z0-9-]+):start -->", page.read_text()):
+            found.setdefault(name, []).append(page.name)
+            assert page_with(name) == page
+    assert all(len(where) == 1 for where in found.values()), found
+    benches = "\n".join(p.read_text() for p in (CHECKOUT / "bench").glob("*.py"))
+    named = set(re.findall(r'MARKER = "([a-z0-9-]+)"', benches))
+    named |= set(re.findall(r'"([a-z0-9-]+)",\s*(?:args\.)?write_readme', benches))  # publish(..., "name", ...)
+    assert named and named <= set(found), named - set(found)
+    assert {"results", "models"} <= set(found)
