@@ -68,9 +68,9 @@ class TrainConfig(Config):
     log_with: str | None = None  # an Accelerate tracker, e.g. "tensorboard"
     compile: bool = False  # torch.compile the training forward/backward (Accelerate's dynamo backend)
     # channels_last weights and image batches, the layout oneDNN's CPU convolutions prefer; with bf16 it gained
-    # 5-38% on quiet cores, 2 threads (PixelCNN 2.26x float32's step against bf16 alone's 2.16x, MNIST classifier 1.93x
-    # against 1.40x) and lost on others (IGN 0.80x): measure per model with bench/cpu_throughput. No effect on
-    # models without convolutions
+    # 5-38% on quiet cores, 2 threads (PixelCNN 2.26x float32's step against bf16 alone's 2.16x, the MNIST
+    # classifier 1.93x against 1.40x) and lost on others (IGN 0.80x): measure per model with
+    # bench/cpu_throughput. No effect on models without convolutions
     channels_last: bool = False
     cpu: bool = False  # force the CPU even where a GPU is present
     # warm start: the first step starts from this checkpoint's weights (a shipped name or a .safetensors path
