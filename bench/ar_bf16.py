@@ -19,10 +19,10 @@ import time
 import torch
 
 from bench.common import publish
-from bench.cpu_throughput import MODES, is_convolutional, to_channels_last
+from bench.cpu_throughput import MODES, is_convolutional
 from genzoo.cli import build_run
 from genzoo.config import load_yaml_config
-from genzoo.training import warmup_cosine
+from genzoo.training import to_channels_last, warmup_cosine
 
 CONFIGS = ["pixelcnn_binmnist", "gated_pixelcnn_binmnist", "transformer_binmnist"]
 

@@ -31,6 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench.common import best_time, publish
 from genzoo.cli import build_run
 from genzoo.config import load_yaml_config
+from genzoo.training import to_channels_last
 
 CONFIGS = sorted(p.stem for p in Path("configs").glob("*.yaml"))
 MODES = ("fp32", "bf16", "bf16+cl")
@@ -47,19 +48,6 @@ def peak(kind: str, dtype: torch.dtype, repeats: int = 5) -> float:
         flops, fn = 2 * 32 * 64 * 28 * 28 * 64 * 9, lambda: F.conv2d(x, w, padding=1)
     fn()
     return flops / best_time(fn, repeats) / 1e9
-
-
-def batch_of(dataset, size: int):
-    """The first ``size`` training examples of the config's dataset, as the loop's batches are."""
-    return dataset.load("train", seed=0).batch(slice(0, size))
-
-
-def to_channels_last(batch):
-    if isinstance(batch, torch.Tensor) and batch.dim() == 4:
-        return batch.contiguous(memory_format=torch.channels_last)
-    if isinstance(batch, (tuple, list)):
-        return type(batch)(to_channels_last(b) for b in batch)
-    return batch
 
 
 def is_convolutional(model: torch.nn.Module) -> bool:
@@ -96,7 +84,7 @@ def measure(name: str, threads: int, steps: int, peaks: dict) -> list[list]:
     config = load_yaml_config(f"configs/{name}.yaml")
     torch.manual_seed(0)
     model, dataset, train_config = build_run(config)
-    batch = batch_of(dataset, train_config.batch_size)
+    batch = dataset.load("train", seed=0).batch(slice(0, train_config.batch_size))  # the loop's first batch
     flops = flops_of(copy.deepcopy(model), batch)
     rows, base = [], {}
     for mode in MODES:

@@ -33,7 +33,7 @@ from accelerate import Accelerator
 from genzoo.checkpoint import add_metrics, load_pretrained
 from genzoo.data import pretrained_dataset
 from genzoo.doc_tables import page_with, replace_rows, write_block
-from genzoo.evaluation import TEST_HEAD, TEST_SAMPLES, evaluate, sample_head_metrics
+from genzoo.evaluation import TEST_HEAD, TEST_SAMPLES, evaluate, drawn_sample_metrics
 from genzoo.progress import progress_shown
 from genzoo.registry import list_pretrained
 from genzoo.results import Report, markdown, summary_markdown
@@ -127,7 +127,7 @@ def check(name: str, accelerator: Accelerator, data_root: str | None = None) -> 
         result.checked.append(f"first {forms['head']} test examples")
     if "samples" in forms:
         start = time.perf_counter()
-        now = sample_head_metrics(model, split, accelerator, forms["samples"])
+        now = drawn_sample_metrics(model, split, accelerator, forms["samples"])
         result.seconds["samples"] = time.perf_counter() - start
         differ += disagreements(now, recorded, f"test_samples{forms['samples']}_", sampled=True)
         result.checked.append(f"{forms['samples']} samples")
@@ -153,7 +153,7 @@ def measure(result: Check, accelerator: Accelerator) -> Check:
     model, recorded = report.model, report.model.pretrained_metadata["metrics"]
     start = time.perf_counter()
     now = evaluate(model, result.split, accelerator, per_example_only=True)
-    sampled = sample_head_metrics(model, result.split, accelerator, model.metric_samples)
+    sampled = drawn_sample_metrics(model, result.split, accelerator, model.metric_samples)
     differ = disagreements(now, recorded, "test_") + disagreements(sampled, recorded, "test_", sampled=True)
     if differ:
         raise CheckFailed(f"{report.name}: its whole test split does not give what it recorded: {'; '.join(differ)}")
@@ -236,12 +236,12 @@ def record_test_samples(name: str, accelerator: Accelerator, data_root: str | No
         raise ValueError(f"samples={samples}: expected 1 to {model.metric_samples - 1} (fewer than the "
                          f"{model.metric_samples} its split metrics draw)")
     recorded = model.pretrained_metadata["metrics"]
-    whole = sample_head_metrics(model, split, accelerator, model.metric_samples)
+    whole = drawn_sample_metrics(model, split, accelerator, model.metric_samples)
     differ = disagreements(whole, recorded, "test_", sampled=True)
     if differ and not remeasure:
         raise ValueError(f"{name}: the sample metrics differ from those recorded at export ({'; '.join(differ)}); "
                          "not recorded (--remeasure records the recomputed ones)")
-    metrics = {f"test_samples{samples}_{k}": v for k, v in sample_head_metrics(model, split, accelerator,
+    metrics = {f"test_samples{samples}_{k}": v for k, v in drawn_sample_metrics(model, split, accelerator,
                                                                                 samples).items()}
     if differ:
         print(f"{name}: re-recorded: {'; '.join(differ)}", file=sys.stderr)
@@ -292,7 +292,8 @@ def main(argv: list[str] | None = None) -> str:
         return ""
     full = args.full or args.write_readme
     if args.write_readme:  # before an hour of measuring, not after
-        page_with(RESULTS), page_with(MODELS)
+        for marker in (RESULTS, MODELS):
+            page_with(marker)
     checks = results(args.names or None, args.data_root, full=full)
     reports = [c.report for c in checks]
     table = markdown(reports)

@@ -8,7 +8,6 @@ import torch
 from accelerate import Accelerator
 from torch.utils.data import DataLoader, TensorDataset
 
-
 from genzoo.progress import progress
 
 TEST_HEAD = 1000  # exports also record their metrics on this many first test examples: a check in seconds
@@ -29,7 +28,7 @@ def evaluate(model, split, accelerator: Accelerator, batch_size: int = 500,
     was_training = model.training
     model.eval()
     sums, count = {}, 0
-    for stored in progress(loader, "test batches" if first is None else f"first {first} examples"):
+    for stored in progress(loader, "batches" if first is None else f"first {first} examples"):
         metrics = model.evaluation_metrics(split.to_batch(*stored))
         metrics = accelerator.gather_for_metrics(metrics)
         for key, value in metrics.items():
@@ -43,9 +42,9 @@ def evaluate(model, split, accelerator: Accelerator, batch_size: int = 500,
 
 
 @torch.no_grad()
-def sample_head_metrics(model, split, accelerator: Accelerator, samples: int = TEST_SAMPLES) -> dict[str, float]:
-    """The model's whole-split metrics (``split_metrics``) from ``samples`` draws instead of its usual number:
-    the quick check of a model scored by its samples. Empty for a model that draws none."""
+def drawn_sample_metrics(model, split, accelerator: Accelerator, samples: int = TEST_SAMPLES) -> dict[str, float]:
+    """The model's sample metrics (``split_metrics``) from ``samples`` draws instead of its usual number (the
+    short set a shipped file records, or ``metric_samples`` for the whole); empty for a model that draws none."""
     if model.metric_samples == 0:
         return {}
     was_training = model.training

@@ -30,7 +30,7 @@ from genzoo.checkpoint import load_pretrained, round_to_storage_dtype_, save_pre
 from genzoo.config import (Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range, UnitInterval,
                            config_to_dict)
 from genzoo.data import TensorBatchLoader
-from genzoo.evaluation import TEST_HEAD, TEST_SAMPLES, evaluate, sample_head_metrics
+from genzoo.evaluation import TEST_HEAD, TEST_SAMPLES, evaluate, drawn_sample_metrics
 from genzoo.run_log import RunLog, learning_curve
 
 __all__ = ["NonFiniteLossError", "TrainConfig", "evaluate", "make_accelerator", "train", "warmup_cosine"]
@@ -94,14 +94,14 @@ class _LossForward(nn.Module):
         self.model, self.channels_last = model, channels_last
 
     def forward(self, batch):
-        return self.model.loss(_channels_last(batch) if self.channels_last else batch)
+        return self.model.loss(to_channels_last(batch) if self.channels_last else batch)
 
 
-def _channels_last(batch):
+def to_channels_last(batch):
     """The 4-D tensors of a batch (images, or images and labels) in channels_last memory format."""
     if isinstance(batch, torch.Tensor):
         return batch.contiguous(memory_format=torch.channels_last) if batch.dim() == 4 else batch
-    return type(batch)(_channels_last(b) for b in batch) if isinstance(batch, (tuple, list)) else batch
+    return type(batch)(to_channels_last(b) for b in batch) if isinstance(batch, (tuple, list)) else batch
 
 
 class TrainState:
@@ -483,7 +483,7 @@ def _export(run: _RunContext) -> dict:
         metrics.update({f"test_head{TEST_HEAD}_{k}": v for k, v in head.items()})
         if model.metric_samples:  # ... and for a model scored by its samples, the metrics of its first draws
             n = min(TEST_SAMPLES, model.metric_samples)
-            quick = sample_head_metrics(model, run.splits["test"], accelerator, n)
+            quick = drawn_sample_metrics(model, run.splits["test"], accelerator, n)
             metrics.update({f"test_samples{n}_{k}": v for k, v in quick.items()})
     metrics["step"] = run.state.best_step if run.selection_metric is not None else run.state.step
     metrics["train_seconds"] = round(run.state.seconds, 1)  # to the last step, not to the selected one

@@ -143,11 +143,15 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="genzoo", ta
     def headline(self, report: Report) -> tuple[str, str]:
         """(the headline test metric, the paper's or a peer's figure beside it, "-" where none) of this
         checkpoint: its cells in the front page's models table. By default the selection metric."""
-        metric = self.selection_metric or next(iter(report.test), "-")
+        metric = self._headline_metric(report)
         return f"{metric} {fmt(report.test.get(metric), 4)}", "-"
 
+    def _headline_metric(self, report: Report) -> str:
+        """The metric a generic table shows: the selection metric, else the first one measured."""
+        return self.selection_metric or next(iter(report.test), "-")
+
     def results_row(self, report: Report) -> list[str]:
-        metric = self.selection_metric or next(iter(report.test), "-")
+        metric = self._headline_metric(report)
         return [f"`{report.name}`", self.architecture, f"{self.num_parameters():,}", report.dataset.describe(),
                 metric, fmt(report.test.get(metric), 4), fmt(report.valid.get(metric), 4)]
 
