@@ -1,0 +1,75 @@
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from genzoo.budget import EVALS_PER_RUN, SAFETY, Budget, Run, fitted_steps, load_plan, pick_best
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_plan(tmp_path, text: str) -> Path:
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_shipped_plan_loads_and_names_its_cross_lane_runs():
+    lanes = load_plan(ROOT / "plans" / "h200_ar_gan_ign.yaml")
+    final = lanes["gan-b"][-1]
+    assert final.steps == "fit" and "gan-a/base" in final.best_of and "gan-b/width-64" in final.best_of
+    assert all(Path(ROOT / run.config).is_file() for runs in lanes.values() for run in runs)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("lanes: {a: [{name: x, config: c.yaml, steps: 10, lr: 1}]}", "unknown run key"),
+    ("lanes: {a: [{name: x, config: c.yaml, steps: 10}, {name: x, config: c.yaml, steps: 5}]}", "two runs named"),
+    ("lanes: {a: [{name: x, config: c.yaml, steps: fit, best_of: [y]}, {name: y, config: c.yaml, steps: 5}]}",
+     "no earlier run"),
+    ("lanes: {a: [{name: x, config: c.yaml, steps: fit, best_of: [b/z]}], b: [{name: y, config: c, steps: 5}]}",
+     "best_of must name runs of fixed steps"),
+    ("lanes: {a: [{name: x, config: c.yaml, steps: 2.5}]}", "steps must be a positive integer or 'fit'"),
+    ("runs: []", "one key, 'lanes'"),
+])
+def test_a_bad_plan_is_refused_naming_the_problem(tmp_path, text, words):
+    with pytest.raises(ValueError, match=words):
+        load_plan(write_plan(tmp_path, text))
+
+
+def test_fitted_steps_leave_the_scaled_overhead_and_a_safety_margin():
+    # a probe of 1 validation spent 8 s outside its steps: the fitted run's overhead is 8 (8 + 3) / (1 + 3) = 22 s
+    expected = math.floor(SAFETY * (300 - 8 * (EVALS_PER_RUN + 3) / 4) / 0.05)
+    assert fitted_steps(300, 0.05, 8, source_evals=1) == expected
+    assert fitted_steps(10, 0.05, 8, source_evals=1) == 0  # less time than overhead: none, not negative
+
+
+def test_pick_best_takes_the_lowest_finite_metric():
+    runs = [Run("a", n, "c.yaml", 5) for n in "wxyz"]
+    runs[0].record = {"metrics": {"valid_fid": 30.0}}
+    runs[1].record = {"metrics": {"valid_fid": math.nan}}
+    runs[2].record = {"metrics": {"valid_fid": 20.0}}
+    runs[3].record = {"status": "exit 1"}
+    assert pick_best(runs, "valid_fid").name == "y"
+    with pytest.raises(RuntimeError, match="finite 'valid_nll'"):
+        pick_best(runs, "valid_nll")
+
+
+def test_a_plan_runs_its_lanes_and_fits_the_last_run_to_the_budget(tmp_path):
+    config = ROOT / "configs" / "fourier_gmm10.yaml"
+    plan = write_plan(tmp_path, f"""lanes:
+  one:
+    - {{name: a, config: {config}, steps: 40, metric: valid_nll, overrides: [train.lr=0.01]}}
+    - {{name: b, config: {config}, steps: 40, metric: valid_nll, overrides: [train.lr=0.0001]}}
+    - {{name: best, config: {config}, steps: fit, best_of: [a, b], metric: valid_nll}}
+""")
+    out = tmp_path / "out"
+    Budget(load_plan(plan), out, budget_s=24, grace_s=30, extra=[]).run()
+    summary = json.loads((out / "summary.json").read_text())["one"]
+    a, b, best = summary["a"], summary["b"], summary["best"]
+    assert a["status"] == b["status"] == best["status"] == "done", summary
+    winner = "a" if a["metrics"]["valid_nll"] < b["metrics"]["valid_nll"] else "b"
+    assert best["overrides"] == summary[winner]["overrides"] and best["steps"] > 40
+    keep = (out / "keep.txt").read_text().split()
+    assert "one/best/model.safetensors" in keep and "one/a/model.safetensors" not in keep
+    assert all((out / p).is_file() for p in keep)
