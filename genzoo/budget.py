@@ -31,7 +31,7 @@ import yaml
 
 from genzoo.checkpoint import read_metadata
 
-PROBE_STEPS = 100
+PROBE_STEPS = 200
 EVALS_PER_RUN = 8  # validations (and saved states) over a fitted run
 FIXED_EVALS = 2  # ... and over a run of fixed steps (an ablation's point)
 SAFETY = 0.85  # fraction of the estimated steps a fitted run asks for: the probe is read beside other lanes

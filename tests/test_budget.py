@@ -17,8 +17,8 @@ def write_plan(tmp_path, text: str) -> Path:
 
 def test_the_shipped_plan_loads_and_names_its_cross_lane_runs():
     lanes = load_plan(ROOT / "plans" / "h200_ar_gan_ign.yaml")
-    final = lanes["gan-b"][-1]
-    assert final.steps == "fit" and "gan-a/base" in final.best_of and "gan-b/width-64" in final.best_of
+    final = lanes["gan-c"][-1]
+    assert final.steps == "fit" and "gan-a/base" in final.best_of and "gan-c/width-64" in final.best_of
     assert all(Path(ROOT / run.config).is_file() for runs in lanes.values() for run in runs)
 
 
