@@ -165,17 +165,29 @@ def add_metrics(path: str | Path, metrics: dict[str, Any], replace: bool = False
     """Add ``metrics`` to a checkpoint's recorded metrics, its tensors kept exactly as stored (verified against
     their content hash first); the file is rewritten atomically. Existing keys are never changed (a metric
     recorded at export stays the one measured then) unless ``replace``: a re-measurement asked for by name."""
-    path = _weights_file(resolve_pretrained(path))
     meta = read_metadata(path)
     clash = sorted(k for k in metrics if k in meta["metrics"] and meta["metrics"][k] != metrics[k])
     if clash and not replace:
         raise ValueError(f"{path} already records {', '.join(clash)} with other values; not overwritten")
+    _rewrite_metadata(path, metrics=json.dumps({**meta["metrics"], **metrics}))
+
+
+def replace_history(path: str | Path, history: list[dict]) -> None:
+    """Record ``history`` as the checkpoint's learning curve (e.g. a warm-started file's curve continued from
+    its source's, ``run_log.continued_curve``), its tensors kept exactly as stored."""
+    _rewrite_metadata(path, history=json.dumps(history))
+
+
+def _rewrite_metadata(path: str | Path, **fields: str) -> None:
+    """Replace metadata ``fields`` (already JSON text) of a genzoo checkpoint; the tensors are verified against
+    their content hash and written back as stored, atomically."""
+    path = _weights_file(resolve_pretrained(path))
+    meta = read_metadata(path)
     tensors = load_file(str(path))  # the stored dtypes (float16 weights, narrow integers) as they are
     verify_tensors(path, meta, tensors)
     with safe_open(str(path), framework="pt") as fh:
         raw = dict(fh.metadata())
-    raw["metrics"] = json.dumps({**meta["metrics"], **metrics})
-    atomic_save_safetensors(tensors, path, raw)
+    atomic_save_safetensors(tensors, path, {**raw, **fields})
 
 
 def verify_tensors(path: Path, meta: dict, state: dict[str, torch.Tensor]) -> None:

@@ -34,6 +34,13 @@ def learning_curve(path: Path) -> list[dict]:
     return curve
 
 
+def continued_curve(before: list[dict], after: list[dict]) -> list[dict]:
+    """The curve of a run warm-started from a checkpoint (``after``) continued from that checkpoint's own
+    (``before``): its steps shifted by the last step before, so one plot shows both pieces end to end."""
+    offset = max((r["step"] for r in before), default=0)
+    return before + [{**r, "step": r["step"] + offset} for r in after]
+
+
 class RunLog:
     def __init__(self, accelerator, path: Path, total_steps: int, initial_step: int, name: str,
                  tracker: str | None = None, interactive: bool | None = None):

@@ -9,6 +9,7 @@ resumption (same data order, same RNG), a stop with a message on a non-finite lo
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -31,7 +32,7 @@ from genzoo.config import (Config, NonNegativeFloat, NonNegativeInt, PositiveFlo
                            config_to_dict)
 from genzoo.data import TensorBatchLoader
 from genzoo.evaluation import TEST_HEAD, TEST_SAMPLES, evaluate, drawn_sample_metrics
-from genzoo.run_log import RunLog, learning_curve
+from genzoo.run_log import RunLog, continued_curve, learning_curve
 
 __all__ = ["NonFiniteLossError", "TrainConfig", "evaluate", "make_accelerator", "train", "warmup_cosine"]
 
@@ -253,8 +254,9 @@ def _train(model, splits, config: TrainConfig, accelerator: Accelerator, out: Pa
     if not resume:  # once per run, before the EMA copies the buffers; a resume loads them with the state
         model.fit_data(splits["train"])
     train_record = {**asdict(config), "mixed_precision": accelerator.mixed_precision}  # what the run used
+    source_curve = []  # a warm start's learning curve continues its source's
     if config.init_from:  # on a resume too, for the record's hash; the saved state then replaces the weights
-        train_record["init_from_sha256"] = warm_start(model, config.init_from)
+        train_record["init_from_sha256"], source_curve = warm_start(model, config.init_from)
     ema = None
     if config.ema_decay > 0:
         ema = AveragedModel(model, multi_avg_fn=ema_multi_avg_fn(config.ema_decay), use_buffers=True)
@@ -276,7 +278,7 @@ def _train(model, splits, config: TrainConfig, accelerator: Accelerator, out: Pa
               f"{accelerator.num_processes} process(es) on {accelerator.device}, mixed precision "
               f"{accelerator.mixed_precision}, steps {state.step + 1}..{config.max_steps}, {start}")
     context = _RunContext(accelerator, forward, optimizer, scheduler, loader, state, config, out, log,
-                          ema.module if ema is not None else model, splits, train_record, ema)
+                          ema.module if ema is not None else model, splits, train_record, ema, source_curve)
     if not resume and context.selection_metric is not None:
         state.initial_metric = _valid_metric(context)  # for the warning of a run that made valid worse
     _loop(context, model, ema)
@@ -284,10 +286,10 @@ def _train(model, splits, config: TrainConfig, accelerator: Accelerator, out: Pa
     return _export(context)
 
 
-def warm_start(model, source: str) -> str:
+def warm_start(model, source: str) -> tuple[str, list[dict]]:
     """Copy the weights of checkpoint ``source`` (shipped name or path, verified on load) into ``model``, whose
     architecture and model config must be the checkpoint's; returns the checkpoint's tensors hash, which the
-    run records beside ``init_from``."""
+    run records beside ``init_from``, and its learning curve, which the exported curve continues."""
     loaded = load_pretrained(source, architecture=model.architecture)
     ours, theirs = config_to_dict(model.config), config_to_dict(loaded.config)
     differ = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
@@ -295,7 +297,7 @@ def warm_start(model, source: str) -> str:
         raise ValueError(f"train.init_from={source!r} was trained with another model config: "
                          + ", ".join(f"model.{k}={theirs.get(k)!r} there, {ours.get(k)!r} here" for k in differ))
     model.load_state_dict(loaded.state_dict(), strict=True)  # copies in place: the optimizer keeps its tensors
-    return loaded.pretrained_metadata["tensors_sha256"]
+    return loaded.pretrained_metadata["tensors_sha256"], loaded.pretrained_metadata.get("history", [])
 
 
 def _resume(accelerator, out: Path, folder: Path, state: TrainState, loader, ema) -> None:
@@ -331,6 +333,7 @@ class _RunContext:  # what the loop's functions share
     splits: object
     train_record: dict
     ema: object = None
+    source_curve: list = dataclasses.field(default_factory=list)  # the warm start's curve, continued at export
 
     @property
     def dataset(self) -> dict:
@@ -490,7 +493,7 @@ def _export(run: _RunContext) -> dict:
     path = out / "model.safetensors"
     if accelerator.is_main_process:
         save_pretrained(model, path, metrics=metrics, dataset=run.dataset, train_config=run.train_record, dtype=dtype,
-                        history=learning_curve(run.log.path))
+                        history=continued_curve(run.source_curve, learning_curve(run.log.path)))
         run.log.record({"step": run.state.step, "final": metrics}, echo=False)
         run.log.print("final: " + "  ".join(f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}"
                                             for k, v in metrics.items()))

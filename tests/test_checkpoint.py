@@ -121,6 +121,27 @@ def test_add_metrics_refuses_a_file_whose_tensors_changed(tmp_path):
         add_metrics(path, {"test_head1000_nll": 1.0})
 
 
+def test_replace_history_records_a_curve_and_keeps_the_tensors_and_metrics(tmp_path):
+    from safetensors.torch import load_file
+
+    from genzoo.checkpoint import replace_history
+    from genzoo.run_log import continued_curve
+
+    path = save_pretrained(create_model("fvsbn", image_shape=SMALL), tmp_path / "f.safetensors", metrics={"a": 1.0},
+                           history=[{"step": 1, "loss": 3.0}])
+    before = load_file(str(path))
+    curve = continued_curve([{"step": 10, "loss": 5.0}], read_metadata(path)["history"])
+    replace_history(path, curve)
+    assert read_metadata(path)["history"] == [{"step": 10, "loss": 5.0}, {"step": 11, "loss": 3.0}]
+    assert read_metadata(path)["metrics"] == {"a": 1.0}
+    assert all(torch.equal(before[k], t) for k, t in load_file(str(path)).items())
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="content hash"):
+        replace_history(path, [])
+
+
 @pytest.mark.parametrize("name", __import__("genzoo").list_pretrained())
 def test_shipped_checkpoint_metrics_are_reproduced(name):
     """Each shipped file loads by name, carries its metrics, and passes the check of ``python -m genzoo.evaluate``

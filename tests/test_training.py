@@ -183,6 +183,10 @@ def test_init_from_starts_from_the_checkpoints_weights_and_records_which(tmp_pat
     recorded = load_pretrained(result["path"]).pretrained_metadata["train_config"]
     assert recorded["init_from"] == str(source["path"])
     assert recorded["init_from_sha256"] == load_pretrained(source["path"]).pretrained_metadata["tensors_sha256"]
+    # the exported curve is the source's, then this run's with its steps counted on from the source's last
+    before, after = (load_pretrained(r["path"]).pretrained_metadata["history"] for r in (source, result))
+    assert before and after[:len(before)] == before
+    assert [r["step"] for r in after[len(before):]] == [3 + 1] * (len(after) - len(before))
 
 
 @needs_binarized_mnist
