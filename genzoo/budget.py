@@ -190,6 +190,7 @@ class Budget:
             except Exception as exc:  # one run's failure ends neither its lane nor the others
                 run.record = {"status": f"failed: {type(exc).__name__}: {exc}", "steps": 0}
                 self.log(f"{run.key}: {run.record['status']}")
+            run.record = {"config": run.config, "overrides": list(run.overrides), **run.record}
             self.write_summary()
 
     def write_summary(self) -> None:
