@@ -1,11 +1,13 @@
 """One-change-at-a-time tables of the GAN and IGN from ``genzoo.budget`` summaries (issue 30):
 
-    python -m bench.ablation_table bench/summaries/h200_ar_gan_ign.json bench/summaries/cpu_gan_ablation.json --write-docs
+    python -m bench.ablation_table bench/summaries/h200_ar_gan_ign.json bench/summaries/cpu_gan_ablation.json \
+        --write-docs
 
 Every fixed-step run of a summary whose config is the GAN's (or IGN's) is a row: what it changed from the config,
 its steps, where it ran (the summary's file name), seconds of optimizer steps, and the sample metrics of its
 export on the valid split (10000 samples, genzoo's classifier FID). Runs killed at a deadline are listed with
-no numbers; runs never started are left out. The summaries are kept in bench/summaries/ (run folders do not outlive a session).
+no numbers; runs never started are left out. The summaries are kept in bench/summaries/ (run folders do not
+outlive a session).
 """
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ CPU time per step, and what a long run would take.
 
 For each config: its floating-point operations per training image (forward + backward, counted by
 torch.utils.flop_counter, attention included), the best of ``--steps`` timed training steps at the config's
-batch on this CPU (torch's current thread count), and the projection to ``--epochs`` epochs of the 50000
+batch on this CPU (torch's current thread count) in the config's training mode (``train.mixed_precision``,
+``train.channels_last``, as the training loop runs them), and the projection to ``--epochs`` epochs of the 50000
 training images (457: pytorch-generative's ``reproduce()``): PFLOP, days of this CPU, and hours of a GPU at an
 *assumed* sustained ``--gpu-tflops`` (nothing here measures a GPU). The shipped checkpoint's test NLL and its
 training steps (from the file's metadata) say where the CPU runs stand.
@@ -21,6 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench.common import best_time, publish
 from genzoo import create_model, list_pretrained
 from genzoo.checkpoint import read_metadata
+from genzoo.training import to_channels_last
 
 CONFIGS = {"pixelcnn-binmnist": "configs/pixelcnn_binmnist.yaml",
            "gated-pixelcnn-binmnist": "configs/gated_pixelcnn_binmnist.yaml",
@@ -28,12 +30,12 @@ CONFIGS = {"pixelcnn-binmnist": "configs/pixelcnn_binmnist.yaml",
 TRAIN_IMAGES = 50000
 
 
-def build(config_path: str) -> tuple[torch.nn.Module, int]:
-    """The config's model (initial weights) and its training batch size."""
+def build(config_path: str) -> tuple[torch.nn.Module, dict]:
+    """The config's model (initial weights) and its train section."""
     with open(config_path) as f:
         config = yaml.safe_load(f)
     model_config = dict(config["model"])
-    return create_model(model_config.pop("name"), **model_config), config["train"]["batch_size"]
+    return create_model(model_config.pop("name"), **model_config), config["train"]
 
 
 def random_batch(batch_size: int) -> torch.Tensor:
@@ -49,13 +51,18 @@ def flops_per_image(model: torch.nn.Module) -> float:
     return counter.get_total_flops() / 2
 
 
-def seconds_per_step(model: torch.nn.Module, batch_size: int, steps: int) -> float:
-    """Best of ``steps`` AdamW training steps at ``batch_size`` (after one warm-up step)."""
+def seconds_per_step(model: torch.nn.Module, train: dict, steps: int) -> float:
+    """Best of ``steps`` AdamW training steps at the config's batch (after one warm-up step), with bf16 autocast
+    and channels_last where the config's train section asks for them."""
+    batch = random_batch(train["batch_size"])
+    if train.get("channels_last"):
+        model, batch = model.to(memory_format=torch.channels_last), to_channels_last(batch)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    batch = random_batch(batch_size)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=train.get("mixed_precision") == "bf16")
 
     def step():
-        loss, _ = model.loss(batch)
+        with autocast:
+            loss, _ = model.loss(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -65,13 +72,20 @@ def seconds_per_step(model: torch.nn.Module, batch_size: int, steps: int) -> flo
 
 
 def shipped_state(name: str) -> str:
-    """The shipped file's test NLL and training steps (its metadata), or "not shipped"."""
+    """The shipped file's test NLL and training steps (its metadata; a warm-started file's curve counts both
+    pieces), or "not shipped"."""
     if name not in list_pretrained():
         return "not shipped"
     metadata = read_metadata(name)
-    metrics, warm_start = metadata["metrics"], metadata["train_config"].get("init_from")
-    after = f" (warm start from {warm_start})" if warm_start else ""
-    return f"{metrics['test_nll']:.2f} after {int(metrics['step'])} steps{after}"
+    metrics, curve = metadata["metrics"], metadata["history"]
+    steps = max((r["step"] for r in curve), default=int(metrics["step"]))
+    pieces = " in two pieces (a warm start)" if metadata["train_config"].get("init_from") else ""
+    return f"{metrics['test_nll']:.2f} after {steps} steps{pieces}"
+
+
+def _mode(train: dict) -> str:
+    mode = "bf16" if train.get("mixed_precision") == "bf16" else "float32"
+    return mode + (" + channels_last" if train.get("channels_last") else "")
 
 
 def main() -> None:
@@ -83,12 +97,13 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for name, config_path in CONFIGS.items():
-        model, batch_size = build(config_path)
-        flops, seconds = flops_per_image(model), seconds_per_step(model, batch_size, args.steps)
+        model, train = build(config_path)
+        batch_size, mode = train["batch_size"], _mode(train)
+        flops, seconds = flops_per_image(model), seconds_per_step(model, train, args.steps)
         total = flops * TRAIN_IMAGES * args.epochs
         cpu_days = seconds * TRAIN_IMAGES / batch_size * args.epochs / 86400
         rows.append([name, f"{model.num_parameters():,}", f"{flops / 1e9:.2f}",
-                     f"{seconds:.2f} (batch {batch_size})", f"{flops * batch_size / seconds / 1e9:.0f}",
+                     f"{seconds:.2f} (batch {batch_size}, {mode})", f"{flops * batch_size / seconds / 1e9:.0f}",
                      f"{total / 1e15:.0f}", f"{cpu_days:.1f}", f"{total / (args.gpu_tflops * 1e12) / 3600:.2f}",
                      shipped_state(name)])
     caption = (f"Budget of {args.epochs} epochs (`python -m bench.ar_budget --epochs {args.epochs} --gpu-tflops "

@@ -7,13 +7,15 @@ and the runs of a lane one after another, each in its own process through the or
       gan:
         - {name: hinge, config: configs/gan_mnist.yaml, steps: 4000}
         - {name: nonsat, config: configs/gan_mnist.yaml, steps: 4000, overrides: [model.loss=non_saturating]}
-        - {name: final, config: configs/gan_mnist.yaml, steps: fit, best_of: [hinge, nonsat], metric: valid_fid}
+        - {name: final, config: configs/gan_mnist.yaml, steps: fit, best_of: [hinge, nonsat],
+           metric: valid_fid}
 
 ``steps: fit`` gives a run the optimizer steps that fit in what is left of the budget: the seconds per step
 come from a short probe run of the same config (or, with ``best_of``, from the chosen run), so that a cosine
 schedule still ends where it should instead of being cut off. ``best_of`` takes the overrides of the named run
-whose exported ``metric`` is lowest; ``lane/name`` names a run of another lane, which is waited for. A run still going at the deadline (plus ``--grace-s``) is killed; its
-saved states remain. ``summary.json`` in the output folder records every run's steps, times and metrics.
+whose exported ``metric`` is lowest; ``lane/name`` names a run of another lane, which is waited for. A run
+still going at the deadline (plus ``--grace-s``) is killed; its saved states remain. ``summary.json`` in the
+output folder records every run's steps, times and metrics.
 """
 from __future__ import annotations
 
