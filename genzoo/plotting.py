@@ -83,6 +83,19 @@ def labelled_rows(rows: list[tuple[str, torch.Tensor]], path: Path) -> Path:
     return path
 
 
+def settled_range(curves: dict[str, list[tuple[int, float]]], skip: float = 0.1) -> tuple[float, float] | None:
+    """y-limits that show the curves after their first ``skip`` of the steps: the first steps' values (an
+    initial loss of 300 nats beside a finish at 80) would otherwise flatten everything that follows."""
+    points = [p for pts in curves.values() for p in pts]
+    if not points:
+        return None
+    last = max(step for step, _ in points)
+    settled = [value for step, value in points if step >= skip * last]
+    low, high = min(settled), max(settled)
+    pad = 0.05 * (high - low) or 0.05 * abs(high) or 1.0
+    return low - pad, high + pad
+
+
 def learning_curves(curves: dict[str, list[tuple[int, float]]], path: Path, title: str, ylabel: str) -> Path:
     """Lines of (step, value) points, one per name (e.g. the training loss and the valid NLL of a run)."""
     plt = _pyplot()
@@ -92,6 +105,9 @@ def learning_curves(curves: dict[str, list[tuple[int, float]]], path: Path, titl
             steps, values = zip(*points)
             ax.plot(steps, values, "o-" if len(points) < 30 else "-", ms=3, lw=1.2, label=name)
     ax.set(title=title, xlabel="step", ylabel=ylabel)
+    limits = settled_range(curves)
+    if limits is not None:
+        ax.set_ylim(*limits)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -32,3 +32,12 @@ def test_a_saved_file_keeps_its_history_and_older_files_read_as_none(tmp_path):
     history = [{"step": 1, "loss": 2.0}, {"step": 1, "valid_nll": 2.1}]
     assert read_metadata(save_pretrained(model, tmp_path / "a.safetensors", history=history))["history"] == history
     assert read_metadata(save_pretrained(model, tmp_path / "b.safetensors"))["history"] == []
+
+
+def test_curve_limits_leave_out_the_first_steps_spike():
+    from genzoo.plotting import settled_range
+
+    curves = {"loss": [(10, 300.0), (50, 120.0), (100, 90.0), (200, 82.0)], "valid_nll": [(100, 88.0), (200, 81.0)]}
+    low, high = settled_range(curves)
+    assert low < 81.0 and 120.0 < high < 130.0  # step 10 (under 10% of 200) is left out, step 50 kept
+    assert settled_range({"loss": []}) is None
