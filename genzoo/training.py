@@ -9,14 +9,13 @@ resumption (same data order, same RNG), a stop with a message on a non-finite lo
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
 import shutil
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -333,7 +332,7 @@ class _RunContext:  # what the loop's functions share
     splits: object
     train_record: dict
     ema: object = None
-    source_curve: list = dataclasses.field(default_factory=list)  # the warm start's curve, continued at export
+    source_curve: list = field(default_factory=list)  # the warm start's curve, continued at export
 
     @property
     def dataset(self) -> dict:
