@@ -15,20 +15,20 @@ from pathlib import Path
 
 from genzoo.checkpoint import read_metadata
 from genzoo.plotting import learning_curves
-from genzoo.registry import list_pretrained
+from genzoo.registry import get_model_class, list_pretrained
 from genzoo.run_log import learning_curve
 from genzoo.sample import preview_all, write_composite
 
 DOCS_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
 
 
-def curve_plot(history: list[dict], path: Path, title: str) -> Path | None:
-    """The training loss and each valid metric of ``history`` against the step, in one plot (None when the
-    history holds no loss and no valid metric)."""
+def curve_plot(history: list[dict], path: Path, title: str, metrics: tuple[str, ...] | None = None) -> Path | None:
+    """The training loss and each valid metric of ``history`` (those named in ``metrics`` where given) against
+    the step, in one plot (None when the history holds no loss and no valid metric)."""
     curves: dict[str, list[tuple[int, float]]] = {}
     for record in history:
         for key, value in record.items():
-            if key == "loss" or key.startswith("valid_"):
+            if key == "loss" or key.startswith("valid_") and (metrics is None or key[len("valid_"):] in metrics):
                 curves.setdefault("training loss (batch mean)" if key == "loss" else key, []).append(
                     (record["step"], value))
     if not curves:
@@ -37,10 +37,13 @@ def curve_plot(history: list[dict], path: Path, title: str) -> Path | None:
 
 
 def write_curves(out_dir: Path, names: list[str] | None = None) -> list[Path]:
-    """A learning-curve PNG for every shipped checkpoint that records its history."""
+    """A learning-curve PNG for every shipped checkpoint that records its history (the valid metrics its family
+    names in ``curve_metrics``)."""
     written = []
     for name in list_pretrained() if names is None else names:
-        path = curve_plot(read_metadata(name)["history"], Path(out_dir) / f"{name}.png", name)
+        metadata = read_metadata(name)
+        metrics = get_model_class(metadata["architecture"]).curve_metrics
+        path = curve_plot(metadata["history"], Path(out_dir) / f"{name}.png", name, metrics)
         if path is not None:
             written.append(path)
             print(f"wrote {path}", flush=True)

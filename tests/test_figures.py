@@ -23,6 +23,7 @@ def test_the_learning_curve_of_a_log_keeps_training_and_valid_records_without_th
     assert Image.open(png).size[0] > 100
     assert curve_plot([{"step": 1, "lr": 0.1}], tmp_path / "none.png", "x") is None  # nothing to plot
     assert not (tmp_path / "none.png").exists()
+    assert curve_plot([{"step": 1, "valid_kid": 3.0}], tmp_path / "kid.png", "x", metrics=("fid",)) is None
     with pytest.raises(SystemExit):
         main(["--log", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "m.png")])
 

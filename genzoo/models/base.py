@@ -30,7 +30,8 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="genzoo", ta
       command (a grid of samples unless the family says otherwise);
     - ``results_table`` and ``results_row(report)``: its table in the README's results (``results_rows`` for a
       model that adds rows to several tables);
-    - ``dependencies()``: other checkpoints its weights are meaningless without (recorded in the metadata).
+    - ``dependencies()``: other checkpoints its weights are meaningless without (recorded in the metadata);
+    - ``curve_metrics``: the valid metrics its learning-curve plot shows beside the training loss (None: all).
 
     ``from_pretrained`` / ``save_pretrained`` / ``push_to_hub`` come from huggingface_hub's mixin and use
     genzoo's checkpoint (config.json + model.safetensors with genzoo's metadata).
@@ -40,6 +41,7 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="genzoo", ta
     architecture: str  # set by @register_model
     selection_metric: str | None = "nll"
     results_table: ResultsTable = DEFAULT_TABLE
+    curve_metrics: tuple[str, ...] | None = None
     derived_buffers: tuple[str, ...] = ()  # buffers computed from the config alone, checked on load
 
     def __init__(self, config):

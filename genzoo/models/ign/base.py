@@ -15,6 +15,7 @@ class DCGANImageModel(GenerativeModel):
 
     selection_metric = None  # no likelihood: the final (or EMA) weights are exported
     results_table = SAMPLE_QUALITY_TABLE
+    curve_metrics = ("fid", "fid_2")  # a dozen sample metrics on one axis would hide each other
     quality_steps: int | None = None
 
     def __init__(self, config):
