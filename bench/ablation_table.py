@@ -26,7 +26,7 @@ def rows(summaries: list[Path], config: str) -> list[list[str]]:
         plan = json.loads(path.read_text())
         for lane, runs in plan.items():
             for name, record in runs.items():
-                if not record.get("steps") or _config(lane, record) != config:
+                if not record.get("steps") or record["config"] != config:
                     continue  # not started, or another family
                 m = record.get("metrics", {})
                 shares = (f"{m['valid_min_class_share']:.1%}-{m['valid_max_class_share']:.1%}"
@@ -37,13 +37,6 @@ def rows(summaries: list[Path], config: str) -> list[list[str]]:
                             _num(m.get("valid_recall"), 3), str(m.get("valid_classes", "-")), shares,
                             record.get("status", "-")])
     return out
-
-
-def _config(lane: str, record: dict) -> str | None:
-    """The run's config; summaries written before they named it: the config of the family its lane is named
-    after (gan-a -> the GAN's)."""
-    family = {Path(c).stem.split("_")[0]: c for c in FAMILIES.values()}
-    return record.get("config") or family.get(lane.split("-")[0])
 
 
 def _num(value, digits: int) -> str:

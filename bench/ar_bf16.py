@@ -19,7 +19,7 @@ import time
 import torch
 
 from bench.common import publish
-from bench.cpu_throughput import MODES, is_convolutional
+from bench.cpu_throughput import EAGER_MODES, is_convolutional
 from genzoo.cli import build_run
 from genzoo.config import load_yaml_config
 from genzoo.training import to_channels_last, warmup_cosine
@@ -67,7 +67,7 @@ def main() -> None:
     rows = []
     for name in args.configs:
         base = None
-        for mode in MODES:
+        for mode in EAGER_MODES:
             if mode == "bf16+cl" and not is_convolutional(build_run(load_yaml_config(f"configs/{name}.yaml"))[0]):
                 continue
             nll, seconds = train_and_score(name, mode, args.steps, args.valid)

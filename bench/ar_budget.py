@@ -16,26 +16,19 @@ from __future__ import annotations
 import argparse
 
 import torch
-import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import best_time, publish
-from genzoo import create_model, list_pretrained
+from bench.cpu_throughput import config_mode, step_fn
+from genzoo import list_pretrained
 from genzoo.checkpoint import read_metadata
-from genzoo.training import to_channels_last
+from genzoo.cli import build_run
+from genzoo.config import load_yaml_config
 
 CONFIGS = {"pixelcnn-binmnist": "configs/pixelcnn_binmnist.yaml",
            "gated-pixelcnn-binmnist": "configs/gated_pixelcnn_binmnist.yaml",
            "transformer-binmnist": "configs/transformer_binmnist.yaml"}
 TRAIN_IMAGES = 50000
-
-
-def build(config_path: str) -> tuple[torch.nn.Module, dict]:
-    """The config's model (initial weights) and its train section."""
-    with open(config_path) as f:
-        config = yaml.safe_load(f)
-    model_config = dict(config["model"])
-    return create_model(model_config.pop("name"), **model_config), config["train"]
 
 
 def random_batch(batch_size: int) -> torch.Tensor:
@@ -51,22 +44,10 @@ def flops_per_image(model: torch.nn.Module) -> float:
     return counter.get_total_flops() / 2
 
 
-def seconds_per_step(model: torch.nn.Module, train: dict, steps: int) -> float:
-    """Best of ``steps`` AdamW training steps at the config's batch (after one warm-up step), with bf16 autocast
-    and channels_last where the config's train section asks for them."""
-    batch = random_batch(train["batch_size"])
-    if train.get("channels_last"):
-        model, batch = model.to(memory_format=torch.channels_last), to_channels_last(batch)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=train.get("mixed_precision") == "bf16")
-
-    def step():
-        with autocast:
-            loss, _ = model.loss(batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
+def seconds_per_step(model: torch.nn.Module, train, steps: int) -> float:
+    """Best of ``steps`` training steps at the config's batch in its training mode (``bench.cpu_throughput``'s
+    step: loss, backward, AdamW), after one warm-up step."""
+    step = step_fn(model, random_batch(train.batch_size), config_mode(train))
     step()
     return best_time(step, repeats=steps)
 
@@ -83,11 +64,6 @@ def shipped_state(name: str) -> str:
     return f"{metrics['test_nll']:.2f} after {steps} steps{pieces}"
 
 
-def _mode(train: dict) -> str:
-    mode = "bf16" if train.get("mixed_precision") == "bf16" else "float32"
-    return mode + (" + channels_last" if train.get("channels_last") else "")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=457)
@@ -97,8 +73,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for name, config_path in CONFIGS.items():
-        model, train = build(config_path)
-        batch_size, mode = train["batch_size"], _mode(train)
+        model, _, train = build_run(load_yaml_config(config_path))
+        batch_size, mode = train.batch_size, config_mode(train)
         flops, seconds = flops_per_image(model), seconds_per_step(model, train, args.steps)
         total = flops * TRAIN_IMAGES * args.epochs
         cpu_days = seconds * TRAIN_IMAGES / batch_size * args.epochs / 86400

@@ -37,6 +37,14 @@ CONFIGS = sorted(p.stem for p in Path("configs").glob("*.yaml"))
 # bf16+compile: bf16 autocast (with channels_last for convolutional models) around torch.compile(model.loss),
 # what train.compile does through Accelerate's inductor backend; the compile itself is left out of the timing
 MODES = ("fp32", "bf16", "bf16+cl", "bf16+compile")
+EAGER_MODES = MODES[:3]  # the modes the training loop runs without train.compile
+
+
+def config_mode(train) -> str:
+    """The mode of MODES a config's train section trains in (``mixed_precision``, ``channels_last``)."""
+    if train.mixed_precision != "bf16":
+        return "fp32"
+    return "bf16+cl" if train.channels_last else "bf16"
 
 
 def peak(kind: str, dtype: torch.dtype, repeats: int = 5) -> float:

@@ -56,7 +56,7 @@ class Run:
 
     def __post_init__(self):
         if self.steps != "fit" and (isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1):
-            raise ValueError(f"plan run {self.lane}/{self.name}: steps must be a positive integer or 'fit', "
+            raise ValueError(f"plan run {self.key}: steps must be a positive integer or 'fit', "
                              f"got {self.steps!r}")
 
 
