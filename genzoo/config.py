@@ -74,6 +74,15 @@ def _describe(hint) -> str:
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(hint, str(hint))
 
 
+YAML_BOOL_WORDS = {False: ("no", "off", "false", "n"), True: ("yes", "on", "true", "y")}
+
+
+def _literal_word(value: bool, choices: tuple) -> Any:
+    """The one string choice that YAML 1.1 read as ``value`` (``mixed_precision: no`` -> "no"), else ``value``."""
+    words = [c for c in choices if isinstance(c, str) and c.lower() in YAML_BOOL_WORDS[value]]
+    return words[0] if len(words) == 1 and value not in choices else value
+
+
 def _convert(value, hint):
     """``value`` as ``hint`` wants it, or raise TypeError / ValueError (caught and reworded by the caller)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -94,6 +103,8 @@ def _convert(value, hint):
                 continue
         raise TypeError
     if origin is Literal:
+        if isinstance(value, bool):  # YAML 1.1 reads an unquoted no / off / yes / on as a bool
+            value = _literal_word(value, args)
         if value not in args:
             raise ValueError
         return value

@@ -85,6 +85,16 @@ def test_values_are_converted_where_unambiguous():
     assert config.adam_betas == (0.5, 0.9) and isinstance(config.weight_decay, float)
 
 
+@pytest.mark.parametrize("override", ["train.mixed_precision=no", "train.mixed_precision=No",
+                                      "train.mixed_precision='no'"])
+def test_a_choice_yaml_reads_as_a_bool_is_the_word_written(tmp_path, override):
+    path = tmp_path / "run.yaml"
+    path.write_text("model:\n  name: made\ndata: {}\ntrain: {}\n")
+    assert build_run(load_yaml_config(path, [override]))[2].mixed_precision == "no"
+    with pytest.raises(ValueError, match=r"train.mixed_precision=True: expected one of 'no', 'fp16', 'bf16'"):
+        build_run(load_yaml_config(path, ["train.mixed_precision=yes"]))  # no choice is spelled yes
+
+
 def test_create_model_checks_types():
     import genzoo
 
