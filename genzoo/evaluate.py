@@ -84,6 +84,11 @@ def disagreements(now: dict, recorded: dict, prefix: str, sampled: bool = False)
     differ = []
     for key, value in now.items():
         was = recorded.get(f"{prefix}{key}")
+        if isinstance(value, list):  # a histogram: each entry checked where recorded (older files recorded none)
+            if was is not None and (len(was) != len(value) or not all(
+                    math.isclose(v, w, rel_tol=rel, abs_tol=abs_) for v, w in zip(value, was))):
+                differ.append(f"{prefix}{key} {value} now, {was} recorded")
+            continue
         if was is None or not math.isclose(value, was, rel_tol=rel, abs_tol=abs_):
             differ.append(f"{prefix}{key} {value:.8g} now, {'not recorded' if was is None else f'{was:.8g} recorded'}")
     return differ
@@ -189,7 +194,7 @@ def results(names: list[str] | None = None, data_root: str | None = None, full: 
         for i, (c, estimate) in enumerate(zip(checks, estimates), 1):
             with progress_shown(f"[{i}/{len(checks)}] {c.report.name}"):
                 measure(c, accelerator)
-            metrics = ", ".join(f"{k} {v:.5g}" for k, v in c.report.test.items())
+            metrics = ", ".join(f"{k} {v:.5g}" for k, v in c.report.test.items() if not isinstance(v, list))
             print(f"[{i}/{len(checks)}] {c.report.name}: {metrics} ({c.seconds['full']:.1f} s, estimated "
                   f"{estimate:.0f} s)", file=sys.stderr, flush=True)
     return checks

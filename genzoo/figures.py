@@ -1,12 +1,14 @@
 """The pictures of the front page and the docs/ pages, written from the shipped checkpoints.
 
     python -m genzoo.figures                   # docs/images/: samples.png, previews/*.png, curves/*.png
-    python -m genzoo.figures --log runs/x/log.jsonl --out docs/images/curves/x.png   # one run's curve
+    python -m genzoo.figures --log runs/x/log.jsonl --out docs/images/curves/x.png   # one run's curve (and
+                                               # x-classes.png: its samples' class histogram, where it has one)
 
 ``samples.png`` is one labelled row of samples from every shipped checkpoint that draws images; ``previews/``
 holds each checkpoint's preview (the sample command's PNG: a grid of samples, inputs above reconstructions, a
 fitted density); ``curves/`` each learning curve a shipped file records (its run's ``log.jsonl``, kept in its
-metadata at export as ``history``): the training loss and the valid metrics against the step.
+metadata at export as ``history``): the training loss and the valid metrics against the step, and for a model
+scored by its samples the class histogram of its valid samples at each evaluation (``NAME-classes.png``).
 """
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ import argparse
 from pathlib import Path
 
 from genzoo.checkpoint import read_metadata
-from genzoo.plotting import learning_curves
+from genzoo.plotting import class_histograms, learning_curves
 from genzoo.registry import get_model_class, list_pretrained
-from genzoo.run_log import learning_curve
+from genzoo.run_log import is_number, learning_curve
 from genzoo.sample import preview_all, write_composite
 
 DOCS_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
@@ -28,12 +30,24 @@ def curve_plot(history: list[dict], path: Path, title: str, metrics: tuple[str, 
     curves: dict[str, list[tuple[int, float]]] = {}
     for record in history:
         for key, value in record.items():
+            if not is_number(value):
+                continue
             if key == "loss" or key.startswith("valid_") and (metrics is None or key[len("valid_"):] in metrics):
                 curves.setdefault("training loss (batch mean)" if key == "loss" else key, []).append(
                     (record["step"], value))
     if not curves:
         return None
     return learning_curves(curves, path, title, "loss / valid metric")
+
+
+def class_plot(history: list[dict], path: Path, title: str) -> Path | None:
+    """The valid samples' class histogram at each evaluation of ``history``, stacked against the step (None
+    when the history records none)."""
+    records = [r for r in history if "valid_class_shares" in r]
+    if not records:
+        return None
+    return class_histograms([r["step"] for r in records], [r["valid_class_shares"] for r in records], path,
+                            f"{title}: classes of the samples")
 
 
 def write_curves(out_dir: Path, names: list[str] | None = None) -> list[Path]:
@@ -43,10 +57,11 @@ def write_curves(out_dir: Path, names: list[str] | None = None) -> list[Path]:
     for name in list_pretrained() if names is None else names:
         metadata = read_metadata(name)
         metrics = get_model_class(metadata["architecture"]).curve_metrics
-        path = curve_plot(metadata["history"], Path(out_dir) / f"{name}.png", name, metrics)
-        if path is not None:
-            written.append(path)
-            print(f"wrote {path}", flush=True)
+        for path in (curve_plot(metadata["history"], Path(out_dir) / f"{name}.png", name, metrics),
+                     class_plot(metadata["history"], Path(out_dir) / f"{name}-classes.png", name)):
+            if path is not None:
+                written.append(path)
+                print(f"wrote {path}", flush=True)
     return written
 
 
@@ -61,10 +76,12 @@ def main(argv: list[str] | None = None) -> list[Path]:
             parser.error("--log needs --out PNG")
         if not args.log.is_file():
             parser.error(f"{args.log} not found")
-        path = curve_plot(learning_curve(args.log), args.out, args.log.parent.name)
+        curve = learning_curve(args.log)
+        path = curve_plot(curve, args.out, args.log.parent.name)
         if path is None:
             parser.error(f"{args.log} holds no training loss or valid metric to plot")
-        return [path]
+        classes = class_plot(curve, args.out.with_name(f"{args.out.stem}-classes.png"), args.log.parent.name)
+        return [path] + ([classes] if classes else [])
     written = [write_composite(args.images / "samples.png")]
     written += preview_all(args.images / "previews")
     return written + write_curves(args.images / "curves")

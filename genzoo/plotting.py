@@ -116,3 +116,22 @@ def learning_curves(curves: dict[str, list[tuple[int, float]]], path: Path, titl
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def class_histograms(steps: list[int], shares: list[list[float]], path: Path, title: str) -> Path:
+    """The class histogram of a model's samples at each evaluation, stacked (one band per class, each band's
+    height its share): even bands are balanced classes, a band that thins to nothing is a class lost."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    bands = np.asarray(shares, dtype=float).T  # (K, evaluations)
+    colors = plt.get_cmap("tab10").colors
+    ax.stackplot(steps, bands, labels=[str(k) for k in range(len(bands))], colors=colors[:len(bands)],
+                 alpha=0.85)
+    ax.set(title=title, xlabel="step", ylabel="share of the samples (stacked)", ylim=(0, 1))
+    ax.legend(title="class", loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -21,16 +21,21 @@ def format_record(record: dict, total_steps: int) -> str:
     return "  ".join(parts)
 
 
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def learning_curve(path: Path) -> list[dict]:
-    """The learning curve in a run's ``log.jsonl``: each training and validation record's step and numbers
-    (the final record, with the test metrics, left out), e.g. ``[{"step": 50, "loss": 91.2, "lr": 1e-3},
-    {"step": 500, "valid_nll": 88.9}, ...]``. A resumed run's log is cut back to its resumed step, so this is
-    the curve of the run as if never stopped."""
+    """The learning curve in a run's ``log.jsonl``: each training and validation record's step, numbers and
+    lists of numbers (a class histogram), the final record with the test metrics left out, e.g. ``[{"step": 50,
+    "loss": 91.2, "lr": 1e-3}, {"step": 500, "valid_nll": 88.9}, ...]``. A resumed run's log is cut back to its
+    resumed step, so this is the curve of the run as if never stopped."""
     curve = []
     for line in Path(path).read_text().splitlines() if Path(path).is_file() else []:
         record = json.loads(line)
         if "final" not in record:
-            curve.append({k: v for k, v in record.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+            curve.append({k: v for k, v in record.items()
+                          if is_number(v) or isinstance(v, list) and v and all(map(is_number, v))})
     return curve
 
 
@@ -60,7 +65,7 @@ class RunLog:
         """Append ``record`` to log.jsonl, send its numbers to the tracker, and print it (unless a bar already
         shows it: training records only update the bar on a terminal)."""
         if self.tracker:
-            self.accelerator.log({k: v for k, v in record.items() if isinstance(v, (int, float)) and k != "step"},
+            self.accelerator.log({k: v for k, v in record.items() if is_number(v) and k != "step"},
                                  step=record["step"])
         if not self.main:
             return

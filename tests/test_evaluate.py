@@ -173,6 +173,16 @@ def test_sample_metrics_are_checked_at_the_tolerance_a_discrete_sampler_allows()
     assert disagreements({"nll": 85.01}, recorded, "test_") == ["test_nll 85.01 now, 85 recorded"]
 
 
+def test_a_recorded_class_histogram_is_checked_entry_by_entry_and_one_never_recorded_is_not_required():
+    from genzoo.evaluate import disagreements
+
+    recorded = {"test_samples1000_class_shares": [0.5, 0.5]}
+    assert disagreements({"class_shares": [0.501, 0.499]}, recorded, "test_samples1000_", sampled=True) == []
+    assert len(disagreements({"class_shares": [0.6, 0.4]}, recorded, "test_samples1000_", sampled=True)) == 1
+    assert len(disagreements({"class_shares": [0.5, 0.5, 0.0]}, recorded, "test_samples1000_", sampled=True)) == 1
+    assert disagreements({"class_shares": [0.6, 0.4]}, {}, "test_", sampled=True) == []  # an older file
+
+
 def test_every_table_marker_of_the_checkout_lies_in_one_page_and_every_bench_finds_its_own():
     """The commands name markers, never pages: each marker pair is in exactly one page, and each marker a bench
     writes (its MARKER, or the name it passes to publish) is among them."""

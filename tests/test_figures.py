@@ -42,3 +42,21 @@ def test_curve_limits_leave_out_the_first_steps_spike():
     low, high = settled_range(curves)
     assert low < 81.0 and 120.0 < high < 130.0  # step 10 (under 10% of 200) is left out, step 50 kept
     assert settled_range({"loss": []}) is None
+
+
+def test_a_log_with_class_histograms_plots_them_beside_the_curve(tmp_path):
+    log = tmp_path / "gan" / "log.jsonl"
+    log.parent.mkdir()
+    balanced, collapsed = [0.1] * 10, [0.0] * 9 + [1.0]
+    records = [{"step": 1, "loss": 3.0}, {"step": 1, "valid_fid": 300.0, "valid_class_shares": balanced},
+               {"step": 2, "valid_fid": 200.0, "valid_class_shares": collapsed}, {"step": 2, "note": ["a"]}]
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    curve = learning_curve(log)
+    assert curve[1]["valid_class_shares"] == balanced and curve[3] == {"step": 2}  # lists of numbers only
+    curve_png, classes_png = main(["--log", str(log), "--out", str(tmp_path / "gan.png")])
+    assert classes_png == tmp_path / "gan-classes.png" and Image.open(classes_png).size[0] > 100
+    assert Image.open(curve_png).size[0] > 100  # the list did not enter the curve
+    no_classes = tmp_path / "nll" / "log.jsonl"
+    no_classes.parent.mkdir()
+    no_classes.write_text(json.dumps({"step": 1, "valid_nll": 2.0}) + "\n")
+    assert len(main(["--log", str(no_classes), "--out", str(tmp_path / "nll.png")])) == 1

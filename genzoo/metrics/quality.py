@@ -54,7 +54,8 @@ def one_thread():
 class SampleQuality:
     """``score(model, split, accelerator)``: the sample metrics of ``samples`` draws of ``model`` against the
     images of ``split``, in the feature space of the classifier checkpoint ``classifier``; none when
-    ``samples`` is 0. ``steps``: also score ``model.sample(n, steps=k)`` for k = 2..steps (suffix ``_k``) and
+    ``samples`` is 0. Beside the numbers, ``class_shares`` is the class histogram (a list), which the training
+    log keeps at every evaluation so a collapse shows when it happens. ``steps``: also score ``model.sample(n, steps=k)`` for k = 2..steps (suffix ``_k``) and
     the idempotence gaps ||f^(k+1)(z) - f^k(z)|| / ||f^k(z)|| (``gap_k``), for models that iterate."""
 
     def __init__(self, classifier: str, samples: int, seed: int = 0):
@@ -85,7 +86,7 @@ class SampleQuality:
         for k, images in enumerate(sets, 1):
             scores = score_features(real, classifier_outputs(classifier, images))
             suffix = "" if k == 1 else f"_{k}"
-            out.update({f"{key}{suffix}": value for key, value in scores.items() if not isinstance(value, list)})
+            out.update({f"{key}{suffix}": value for key, value in scores.items()})  # class_shares: (K,) list
             if steps is not None:
                 out[f"gap_{k}"] = idempotence_gap(draws[:, k - 1], draws[:, k])
         return out
