@@ -4,12 +4,18 @@
     accelerate launch -m genzoo.metrics --model gan-mnist --mixed_precision bf16   # the draws split over processes
     python -m genzoo.metrics --samples samples.npz               # a file written by genzoo.sample
     python -m genzoo.metrics --calibrate                         # the scale: real digits, pixel noise, one class
+    python -m genzoo.metrics --reconstructions fsq-mnist --splits test train   # an autoencoder's floor
 
 Every family's samples are scored the same way: a checkpoint is sampled through the one sample command's
 ``sample_many`` (sample i depends on the seed and i alone, so 1 and N processes give the same images), a sample
 file is read as it is. Metrics: classifier FID, KID, precision / recall (k = 3), Inception Score, the classes
 present (at least 1% of the samples) and the smallest and largest class shares; for models that iterate
 (``--steps``), the idempotence gap ||f(f(z)) - f(z)|| / ||f(z)||.
+
+An autoencoder's reconstructions of real digits are the floor of any prior over its codes: a prior that drew the
+codes of real digits would score just that. Reconstructions of the test digits are scored against those digits
+themselves (below the train-digit floor); those of train digits compare like for like with ``--calibrate``'s
+"real train digits (floor)".
 """
 from __future__ import annotations
 
@@ -64,6 +70,30 @@ def calibration_rows(scorer: Scorer, n: int, data_root: str | None = None) -> li
     return [row(name, scorer.score(images_)) for name, images_ in calibration_sets(images, labels, n).items()]
 
 
+@torch.no_grad()
+def reconstructions(name: str, split: str, n: int, data_root: str | None = None) -> torch.Tensor:
+    """Autoencoder ``name``'s reconstructions (n, C, H, W) in [0, 1] of the first ``n`` digits of an MNIST split."""
+    from genzoo.checkpoint import load_pretrained
+
+    model = load_pretrained(name).eval()
+    if not callable(getattr(model, "reconstruct", None)):
+        raise ValueError(f"{name!r} is a {model.architecture}, which reconstructs no images: give an autoencoder "
+                         "(e.g. vqvae-rotation-mnist, fsq-mnist)")
+    images = mnist_images(split, data_root)[0][:n]  # (n, 1, 28, 28)
+    return torch.cat([model.reconstruct(chunk) for chunk in images.split(500)])
+
+
+def reconstruction_rows(scorer: Scorer, names: list[str], splits: list[str], n: int,
+                        data_root: str | None = None) -> tuple[list, dict]:
+    rows, out = [], {}
+    for name in names:
+        for split in splits:
+            label = f"{name}, reconstructions of {split} digits"
+            out[label] = scorer.score(reconstructions(name, split, n, data_root))
+            rows.append(row(label, out[label]))
+    return rows, out
+
+
 def draw(args) -> tuple[str, torch.Tensor | None]:
     """(name, samples (N, [steps,] C, H, W)) of a checkpoint through Accelerate (None off the main process),
     or of a sample file."""
@@ -101,6 +131,10 @@ def main(argv: list[str] | None = None) -> str | None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--model", help="a checkpoint name or path whose model samples images")
     source.add_argument("--samples", help="a .npz written by genzoo.sample (array 'samples', (N, C, H, W))")
+    source.add_argument("--reconstructions", nargs="+", metavar="AUTOENCODER",
+                        help="score these autoencoders' reconstructions of the first --n digits of --splits")
+    parser.add_argument("--splits", nargs="+", choices=("test", "train"), default=["test"],
+                        help="the MNIST splits whose digits --reconstructions reconstructs")
     parser.add_argument("--calibrate", action="store_true", help="also print the calibration rows")
     parser.add_argument("--steps", type=int, default=0, help="models that iterate (IGN): score f applied 1..steps times")
     parser.add_argument("--n", type=int, default=10000)
@@ -111,9 +145,11 @@ def main(argv: list[str] | None = None) -> str | None:
     parser.add_argument("--classifier", default="mnist-classifier")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--json", default=None, help="also write the metrics here")
+    parser.add_argument("--write-docs", metavar="MARKER", default=None,
+                        help="also write the table between the <!-- MARKER:start/end --> lines of its docs page")
     args = parser.parse_args(argv)
-    if not (args.model or args.samples or args.calibrate):
-        parser.error("give --model, --samples or --calibrate")
+    if not (args.model or args.samples or args.reconstructions or args.calibrate):
+        parser.error("give --model, --samples, --reconstructions or --calibrate")
     name, samples = draw(args) if (args.model or args.samples) else (None, None)
     if name is not None and samples is None:
         return None  # not the main process: it helped draw the samples
@@ -124,10 +160,17 @@ def main(argv: list[str] | None = None) -> str | None:
     if samples is not None:
         new_rows, everything = score_draws(scorer, name, samples, args.steps)
         rows += new_rows
+    if args.reconstructions:
+        new_rows, everything = reconstruction_rows(scorer, args.reconstructions, args.splits, args.n, args.data_root)
+        rows += new_rows
     table = markdown(rows)
     print(table)
     if args.json:
         Path(args.json).write_text(json.dumps(everything, indent=2))
+    if args.write_docs:
+        from genzoo.doc_tables import write_block
+
+        print(f"wrote {write_block(args.write_docs, table)}")
     return table
 
 

@@ -38,3 +38,38 @@ def test_the_metrics_command_scores_a_sample_file(tmp_path):
     assert table.count("\n") == 2 and "digits.npz" in table
     metrics = __import__("json").loads((tmp_path / "m.json").read_text())["digits.npz"]
     assert metrics["n"] == 500 and metrics["classes"] == 10 and metrics["precision"] > 0.5
+
+
+@pytest.mark.skipif("vqvae-ste-mnist" not in list_pretrained(), reason="vqvae-ste-mnist not shipped")
+def test_reconstructions_of_the_scored_digits_score_closer_than_reconstructions_of_others(tmp_path):
+    from genzoo.metrics.__main__ import main
+
+    main(["--reconstructions", "vqvae-ste-mnist", "--splits", "test", "train", "--n", "500", "--json", str(tmp_path / "m.json")])
+    metrics = __import__("json").loads((tmp_path / "m.json").read_text())
+    test, train = (metrics[f"vqvae-ste-mnist, reconstructions of {s} digits"] for s in ("test", "train"))
+    assert test["n"] == train["n"] == 500 and test["classes"] == train["classes"] == 10
+    # reconstructions of the very digits scored against: closer than reconstructions of other digits
+    assert 0 < test["fid"] < train["fid"] and test["precision"] > 0.9
+
+
+def test_reconstructions_of_a_model_that_does_not_reconstruct_is_an_error():
+    from genzoo.metrics.__main__ import reconstructions
+
+    with pytest.raises(ValueError, match="'mnist-classifier' is a .* which reconstructs no images"):
+        reconstructions("mnist-classifier", "test", 10)
+
+
+def test_sample_quality_keeps_the_class_histogram_of_each_application():
+    from types import SimpleNamespace
+
+    from genzoo.data import MNISTData
+    from genzoo.metrics.quality import SampleQuality
+
+    digits = MNISTData().load("test").head(300)  # (300, 1, 28, 28)
+    split = SimpleNamespace(batch=lambda index: digits[index])
+    one = digits[:1].expand(200, -1, -1, -1)
+    draws = torch.stack([digits[:200], one, one], 1)  # (200, 3, 1, 28, 28): f once digits, twice one digit
+    scores = SampleQuality("mnist-classifier", 200)._scores(draws, split, steps=2)
+    once, twice = scores["class_shares"], scores["class_shares_2"]
+    assert len(once) == len(twice) == 10 and sum(once) == pytest.approx(1.0) and max(once) < 0.3
+    assert sorted(twice)[-2:] == [0.0, 1.0] and scores["max_class_share_2"] == 1.0
