@@ -475,18 +475,8 @@ def _export(run: _RunContext) -> dict:
     if not all_finite(list(model.parameters()) + list(model.buffers())):
         raise NonFiniteWeightsError(f"the weights to export are not finite (in {config.export_dtype}); not saved. "
                                     f"Last saved state: {_last_saved(run)}")
-    metrics = {f"valid_{k}": v for k, v in evaluate(model, run.splits["valid"], accelerator,
-                                                    config.eval_batch_size).items()}
-    if config.test_at_end:
-        test = evaluate(model, run.splits["test"], accelerator, config.eval_batch_size)
-        metrics.update({f"test_{k}": v for k, v in test.items()})
-        # the first examples alone, which the shipped-checkpoint tests recompute in seconds for any model size
-        head = evaluate(model, run.splits["test"], accelerator, config.eval_batch_size, first=TEST_HEAD)
-        metrics.update({f"test_head{TEST_HEAD}_{k}": v for k, v in head.items()})
-        if model.metric_samples:  # ... and for a model scored by its samples, the metrics of its first draws
-            n = min(TEST_SAMPLES, model.metric_samples)
-            quick = drawn_sample_metrics(model, run.splits["test"], accelerator, n)
-            metrics.update({f"test_samples{n}_{k}": v for k, v in quick.items()})
+    with launch.float32(accelerator):  # measured as the check re-measures them, whatever the run's autocast
+        metrics = _export_metrics(run, model)
     metrics["step"] = run.state.best_step if run.selection_metric is not None else run.state.step
     metrics["train_seconds"] = round(run.state.seconds, 1)  # to the last step, not to the selected one
     path = out / "model.safetensors"
@@ -500,6 +490,24 @@ def _export(run: _RunContext) -> dict:
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return {"path": path, "metrics": metrics, "is_main_process": accelerator.is_main_process}
+
+
+def _export_metrics(run: _RunContext, model) -> dict:
+    """The valid metrics, and with ``test_at_end`` the test metrics and their short forms, of the export."""
+    accelerator, config = run.accelerator, run.config
+    metrics = {f"valid_{k}": v for k, v in evaluate(model, run.splits["valid"], accelerator,
+                                                    config.eval_batch_size).items()}
+    if config.test_at_end:
+        test = evaluate(model, run.splits["test"], accelerator, config.eval_batch_size)
+        metrics.update({f"test_{k}": v for k, v in test.items()})
+        # the first examples alone, which the shipped-checkpoint tests recompute in seconds for any model size
+        head = evaluate(model, run.splits["test"], accelerator, config.eval_batch_size, first=TEST_HEAD)
+        metrics.update({f"test_head{TEST_HEAD}_{k}": v for k, v in head.items()})
+        if model.metric_samples:  # ... and for a model scored by its samples, the metrics of its first draws
+            n = min(TEST_SAMPLES, model.metric_samples)
+            quick = drawn_sample_metrics(model, run.splits["test"], accelerator, n)
+            metrics.update({f"test_samples{n}_{k}": v for k, v in quick.items()})
+    return metrics
 
 
 def _warn_if_worse_than_at_start(run: _RunContext, metrics: dict) -> None:

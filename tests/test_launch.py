@@ -50,3 +50,23 @@ def test_a_bf16_launch_trains_in_bf16_and_records_it(tmp_path, monkeypatch):
 
 def test_train_config_defaults_leave_precision_to_the_launcher():
     assert TrainConfig().mixed_precision is None
+
+
+def test_float32_turns_a_bf16_accelerators_autocast_off_and_back_on():
+    """Exports measure in float32 what the check re-measures, whatever autocast the run trained under."""
+    import torch
+    from accelerate import Accelerator
+
+    from genzoo.launch import float32
+
+    accelerator = Accelerator(mixed_precision="bf16", cpu=True)
+    a = torch.randn(8, 8)
+
+    def product_dtype():
+        with accelerator.autocast():
+            return (a @ a).dtype
+
+    assert product_dtype() == torch.bfloat16
+    with float32(accelerator):
+        assert product_dtype() == torch.float32
+    assert product_dtype() == torch.bfloat16
