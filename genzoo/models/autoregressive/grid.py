@@ -42,6 +42,7 @@ class GridAutoregressiveModel(GenerativeModel):
     """Subclasses give ``logits(tokens) -> (B, K, H, W)``: position i's logits may depend on tokens < i only."""
 
     results_table = LIKELIHOOD_TABLE
+    curve_metrics = ("nll", "fid")  # a prior over codes also logs a dozen sample metrics, which would hide these
 
     def __init__(self, config):
         super().__init__(config)
