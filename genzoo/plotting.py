@@ -96,6 +96,16 @@ def settled_range(curves: dict[str, list[tuple[int, float]]], skip: float = 0.1)
     return low - pad, high + pad
 
 
+def _save(plt, fig, path: Path) -> Path:
+    """Write ``fig`` to ``path`` (folders made) at the docs' resolution and free it."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def learning_curves(curves: dict[str, list[tuple[int, float]]], path: Path, title: str, ylabel: str) -> Path:
     """Lines of (step, value) points, one per name (e.g. the training loss and the valid NLL of a run)."""
     plt = _pyplot()
@@ -110,12 +120,7 @@ def learning_curves(curves: dict[str, list[tuple[int, float]]], path: Path, titl
         ax.set_ylim(*limits)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def class_histograms(steps: list[int], shares: list[list[float]], path: Path, title: str) -> Path:
@@ -129,9 +134,4 @@ def class_histograms(steps: list[int], shares: list[list[float]], path: Path, ti
                  alpha=0.85)
     ax.set(title=title, xlabel="step", ylabel="share of the samples (stacked)", ylim=(0, 1))
     ax.legend(title="class", loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
