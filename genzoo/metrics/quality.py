@@ -55,8 +55,9 @@ class SampleQuality:
     """``score(model, split, accelerator)``: the sample metrics of ``samples`` draws of ``model`` against the
     images of ``split``, in the feature space of the classifier checkpoint ``classifier``; none when
     ``samples`` is 0. Beside the numbers, ``class_shares`` is the class histogram (a list), which the training
-    log keeps at every evaluation so a collapse shows when it happens. ``steps``: also score ``model.sample(n, steps=k)`` for k = 2..steps (suffix ``_k``) and
-    the idempotence gaps ||f^(k+1)(z) - f^k(z)|| / ||f^k(z)|| (``gap_k``), for models that iterate."""
+    log keeps at every evaluation so a collapse shows when it happens. ``steps``: also score
+    ``model.sample(n, steps=k)`` for k = 2..steps (suffix ``_k``) and the idempotence gaps
+    ||f^(k+1)(z) - f^k(z)|| / ||f^k(z)|| (``gap_k``), for models that iterate."""
 
     def __init__(self, classifier: str, samples: int, seed: int = 0):
         self.classifier, self.samples, self.seed = classifier, samples, seed

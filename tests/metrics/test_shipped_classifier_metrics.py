@@ -44,7 +44,8 @@ def test_the_metrics_command_scores_a_sample_file(tmp_path):
 def test_reconstructions_of_the_scored_digits_score_closer_than_reconstructions_of_others(tmp_path):
     from genzoo.metrics.__main__ import main
 
-    main(["--reconstructions", "vqvae-ste-mnist", "--splits", "test", "train", "--n", "500", "--json", str(tmp_path / "m.json")])
+    main(["--reconstructions", "vqvae-ste-mnist", "--splits", "test", "train", "--n", "500",
+          "--json", str(tmp_path / "m.json")])
     metrics = __import__("json").loads((tmp_path / "m.json").read_text())
     test, train = (metrics[f"vqvae-ste-mnist, reconstructions of {s} digits"] for s in ("test", "train"))
     assert test["n"] == train["n"] == 500 and test["classes"] == train["classes"] == 10
