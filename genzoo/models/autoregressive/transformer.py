@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genzoo.config import PositiveInt
+from genzoo.config import PositiveInt, UnitInterval
 from genzoo.models.autoregressive.grid import GridAutoregressiveModel, GridConfig, RasterStepper
 from genzoo.models.autoregressive.rope2d import Rope2D, rotate_pairs
 from genzoo.registry import register_model
@@ -34,6 +34,7 @@ class TransformerConfig(GridConfig):
     mlp_ratio: PositiveInt = 4
     rope: Literal["axial", "mixed"] = "axial"
     attention_scale: Literal["standard", "entropy"] = "standard"
+    dropout: UnitInterval = 0.0  # on the embeddings, the attention weights and each residual branch (GPT-2's three)
 
     def __post_init__(self):
         super().__post_init__()
@@ -42,7 +43,8 @@ class TransformerConfig(GridConfig):
 
 
 class Block(nn.Module):
-    """x + attention(LN x), then x + MLP(LN x)."""
+    """x + attention(LN x), then x + MLP(LN x); with ``dropout``, each branch's output is dropped before it is
+    added (Radford et al. 2019's residual dropout), and so are the attention weights (``attend``)."""
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
@@ -50,14 +52,20 @@ class Block(nn.Module):
         self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
         self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
         self.mlp = nn.Sequential(nn.Linear(d, config.mlp_ratio * d), nn.GELU(), nn.Linear(config.mlp_ratio * d, d))
+        self.drop = nn.Dropout(config.dropout)
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
+        """Scaled dot-product attention (B, heads, L, d_h), its weights dropped in training mode only."""
+        p = self.drop.p if self.training else 0.0
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=causal)
 
     def split(self, x: torch.Tensor):
         """(B, L, d) -> q, k, v of shape (B, heads, L, d / heads)."""
         return self.qkv(self.norm1(x)).unflatten(-1, (3, self.heads, -1)).permute(2, 0, 3, 1, 4)
 
     def finish(self, x: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
-        x = x + self.proj(attended.transpose(1, 2).flatten(2))  # (B, L, d)
-        return x + self.mlp(self.norm2(x))
+        x = x + self.drop(self.proj(attended.transpose(1, 2).flatten(2)))  # (B, L, d)
+        return x + self.drop(self.mlp(self.norm2(x)))
 
 
 @register_model("transformer")
@@ -68,6 +76,7 @@ class Transformer(GridAutoregressiveModel):
         super().__init__(config)
         c = config
         self.embed = nn.Embedding(c.categories + 1, c.dim)  # the last index is the start token
+        self.embed_drop = nn.Dropout(c.dropout)
         self.blocks = nn.ModuleList(Block(c) for _ in range(c.layers))
         self.norm, self.out = nn.LayerNorm(c.dim), nn.Linear(c.dim, c.categories)
         self.rope = Rope2D(c.heads, c.dim // c.heads, mixed=c.rope == "mixed")
@@ -95,10 +104,11 @@ class Transformer(GridAutoregressiveModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Embedded inputs (B, L, d) -> logits (B, L, K); a float input, so tests can take gradients."""
         slots = torch.arange(x.shape[1], device=x.device)
+        x = self.embed_drop(x)
         for block in self.blocks:
             q, k, v = block.split(x)
             q, k = self.positioned(q, k, slots)
-            x = block.finish(x, F.scaled_dot_product_attention(q, k, v, is_causal=True))
+            x = block.finish(x, block.attend(q, k, v, causal=True))
         return self.out(self.norm(x))
 
     def logits(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -123,7 +133,7 @@ class KeyValueStepper(RasterStepper):
             token = torch.full_like(tokens[:, 0, 0], m.categories)
         else:
             token = tokens[:, self.previous[0], self.previous[1]]
-        x = m.embed(token)[:, None]  # (n, 1, d)
+        x = m.embed_drop(m.embed(token))[:, None]  # (n, 1, d)
         slot = torch.tensor([t], device=x.device)
         for i, block in enumerate(m.blocks):
             q, k, v = block.split(x)  # (n, heads, 1, d_h)
@@ -134,5 +144,5 @@ class KeyValueStepper(RasterStepper):
             keys, values = self.caches[i]
             keys[:, :, t:t + 1] = k
             values[:, :, t:t + 1] = v
-            x = block.finish(x, F.scaled_dot_product_attention(q, keys[:, :, :t + 1], values[:, :, :t + 1]))
+            x = block.finish(x, block.attend(q, keys[:, :, :t + 1], values[:, :, :t + 1], causal=False))
         return m.out(m.norm(x))[:, 0]

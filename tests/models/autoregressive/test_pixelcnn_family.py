@@ -148,7 +148,7 @@ def test_code_grids_train_through_the_loss(name):
 
 FAST_SAMPLERS = [("pixelcnn", {}), ("pixelcnn", {"first_kernel": 7}),
                  ("gated_pixelcnn", {}), ("gated_pixelcnn", {"first_kernel": 7, "kernel": 5}),
-                 ("transformer", {"rope": "mixed", "attention_scale": "entropy"})]
+                 ("transformer", {"rope": "mixed", "attention_scale": "entropy"}), ("transformer", {"dropout": 0.3})]
 
 
 @pytest.mark.parametrize("name, overrides", FAST_SAMPLERS)
@@ -156,12 +156,28 @@ FAST_SAMPLERS = [("pixelcnn", {}), ("pixelcnn", {"first_kernel": 7}),
 def test_stepped_logits_equal_the_full_forward_and_fast_sampling_equals_naive(name, overrides, categories):
     """The caches of sample() (per-layer for the PixelCNNs, key/value for the Transformer) give the full
     forward's logits at every position, so the fast and the naive sampler draw the same grids."""
-    model = tiny(grid=(4, 5), categories=categories, name=name, depth=3, **overrides).double()
+    model = tiny(grid=(4, 5), categories=categories, name=name, depth=3, **overrides).double().eval()
     tokens = torch.randint(categories, (3, 4, 5), generator=torch.Generator().manual_seed(0))
     assert torch.allclose(model.stepped_logits(tokens), model.logits(tokens), atol=1e-12, rtol=0)
     fast = model.sample(6, generator=torch.Generator().manual_seed(2))
     naive = model.sample_naive(6, generator=torch.Generator().manual_seed(2))
     assert torch.equal(fast, naive)
+
+
+def test_transformer_dropout_keeps_causality_in_training_and_is_off_in_eval():
+    """Dropout on the embeddings, the attention weights and the residual branches never opens a path to a later
+    position (gradient check in training mode, where it is on); it changes training-mode logits from call to
+    call; and in eval mode the model is the same function as without dropout (same weights)."""
+    model = tiny(grid=(3, 4), categories=5, name="transformer", depth=2, dropout=0.5).train()
+    H, W = model.grid
+    for r, c in itertools.product(range(H), range(W)):
+        seen = input_gradient(model, r, c).flatten()
+        assert (seen[r * W + c:] == 0).all(), f"position {(r, c)} sees itself or later positions under dropout"
+    tokens = torch.randint(5, (4, 3, 4), generator=torch.Generator().manual_seed(0))
+    assert not torch.allclose(model.logits(tokens), model.logits(tokens))  # on in training mode
+    plain = tiny(grid=(3, 4), categories=5, name="transformer", depth=2).double()
+    plain.load_state_dict(model.state_dict())
+    assert torch.equal(model.eval().logits(tokens), plain.eval().logits(tokens))
 
 
 def test_a_stepper_refuses_positions_out_of_raster_order():
