@@ -7,8 +7,9 @@ The peer is imported from the checkout the user gives (its folder holding ``pyto
 a dependency of genzoo. Only the model modules are imported (its package __init__ pulls in scikit-learn and
 its trainer). Sizes: FVSBN, NADE (500 units) and one-mask MADE (1 x 500, 1 x 8000 units) at batch 64 and 512;
 the PixelCNNs at the peer's ``reproduce()`` settings: PixelCNN 15 residual blocks of 2 x 16 channels, head 32,
-batch 256; Gated PixelCNN 10 gated layers + the input layer, 128 channels, head 32, batch 128.
-genzoo's models are built at the same sizes. A step = forward + backward + fused Adam update on the same batch of
+batch 256; Gated PixelCNN 10 gated layers + the input layer, 128 channels, head 32, batch 128, ours twice: with
+the paper's (k//2 + 1) x k vertical kernel and with ``vertical=factorized`` (1 x k then (k//2 + 1) x 1, the
+peer's split). genzoo's models are built at the same sizes. A step = forward + backward + fused Adam update on the same batch of
 static binarized MNIST (random binary images where the data are missing); images/s is the best of
 ``--repeats`` timings (ours and the peer's in turn) of at least ``--steps`` steps and 0.3 s, after a warm-up
 step. The last column is the relative difference of genzoo's loss on that batch from the same model's loss by
@@ -97,8 +98,11 @@ def pairs(peer: str):
                made.MADE(input_dim=784, hidden_dims=[hidden], n_masks=1))
     yield ("PixelCNN", (256,), create_model("pixelcnn", channels=32, blocks=15, output_channels=32),
            pixel_cnn.PixelCNN(in_channels=1, out_channels=1, n_residual=15, residual_channels=16, head_channels=32))
-    yield ("Gated PixelCNN", (128,), create_model("gated_pixelcnn", channels=128, layers=11, output_channels=32),
-           gated.GatedPixelCNN(in_channels=1, out_channels=1, n_gated=10, gated_channels=128, head_channels=32))
+    peer_gated = gated.GatedPixelCNN(in_channels=1, out_channels=1, n_gated=10, gated_channels=128, head_channels=32)
+    for vertical in ("full", "factorized"):  # ours with the paper's vertical kernel, then with the peer's split
+        yield (f"Gated PixelCNN, {vertical} vertical", (128,),
+               create_model("gated_pixelcnn", channels=128, layers=11, output_channels=32, vertical=vertical),
+               peer_gated)
 
 
 def images(batch: int) -> torch.Tensor:

@@ -44,11 +44,22 @@ def shift_right(x: torch.Tensor) -> torch.Tensor:
     return F.pad(x, (1, 0))[:, :, :, :-1]
 
 
+def vertical_convolution(in_channels: int, channels: int, kernel: int, factorized: bool) -> nn.Module:
+    """The vertical stack's (k//2 + 1) x k convolution to 2 ``channels``, or, ``factorized``, a 1 x k convolution
+    to ``channels`` then a (k//2 + 1) x 1 one (pytorch-generative's split of the kernel; fewer multiply-adds when
+    in_channels is large). The first has no bias, so the zero rows padded on top stay zero between the two."""
+    rows = kernel // 2 + 1
+    if not factorized:
+        return nn.Conv2d(in_channels, 2 * channels, (rows, kernel))
+    return nn.Sequential(nn.Conv2d(in_channels, channels, (1, kernel), bias=False),  # (B, C, H + k, W)
+                         nn.Conv2d(channels, 2 * channels, (rows, 1)))  # (B, 2C, H, W)
+
+
 class GatedLayer(nn.Module):
-    def __init__(self, in_channels: int, channels: int, kernel: int, first: bool):
+    def __init__(self, in_channels: int, channels: int, kernel: int, first: bool, factorized: bool = False):
         super().__init__()
         self.half, self.first = kernel // 2, first
-        self.vertical = nn.Conv2d(in_channels, 2 * channels, (self.half + 1, kernel))
+        self.vertical = vertical_convolution(in_channels, channels, kernel, factorized)
         self.horizontal = nn.Conv2d(in_channels, 2 * channels, (1, self.half + 1))
         self.link = nn.Conv2d(2 * channels, 2 * channels, 1)  # vertical -> horizontal, never back
         self.residual = nn.Conv2d(channels, channels, 1)
@@ -77,6 +88,9 @@ class GatedPixelCNNConfig(GridConfig):
     first_kernel: Literal[3, 5, 7] = 7
     kernel: Literal[3, 5] = 3
     output_channels: PositiveInt = 64
+    # the vertical kernel whole (the paper's) or in two (``vertical_convolution``) after the first layer, whose
+    # K one-hot input planes make the whole kernel the cheaper one
+    vertical: Literal["full", "factorized"] = "full"
 
 
 @register_model("gated_pixelcnn")
@@ -88,7 +102,7 @@ class GatedPixelCNN(GridAutoregressiveModel):
         c = config
         self.layers = nn.ModuleList(
             GatedLayer(c.categories if i == 0 else c.channels, c.channels, c.first_kernel if i == 0 else c.kernel,
-                       first=i == 0) for i in range(c.layers))
+                       first=i == 0, factorized=c.vertical == "factorized" and i > 0) for i in range(c.layers))
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(c.channels, c.output_channels, 1), nn.ReLU(),
                                   nn.Conv2d(c.output_channels, c.categories, 1))
 
@@ -118,7 +132,7 @@ class GatedStepper(RasterStepper):
         self.model = model
         self.planes = OneHotCache(model, n, top=first, left=first, right=first)  # layer 0's vertical input
         zeros = lambda *shape: torch.zeros(n, *shape, dtype=model.dtype, device=model.device)  # noqa: E731
-        self.vertical = [self.planes.planes] + [zeros(l.vertical.in_channels, l.half + H, W + 2 * l.half)
+        self.vertical = [self.planes.planes] + [zeros(l.horizontal.in_channels, l.half + H, W + 2 * l.half)
                                                 for l in model.layers[1:]]
         self.row = [None] + [zeros(l.horizontal.in_channels, l.half + W) for l in model.layers[1:]]
         self.linked = [layer.link(zeros(layer.link.in_channels, 1, W)) for layer in model.layers]  # row 0: none above

@@ -75,6 +75,22 @@ def test_no_blind_spot_every_earlier_position_in_reach_is_seen(name):
         assert (seen[i:] == 0).all()
 
 
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_the_factorized_vertical_kernel_keeps_causality_and_reach_with_fewer_weights(kernel):
+    """model.vertical=factorized (1 x k then (k//2 + 1) x 1 after the first layer): every earlier position in
+    reach is still seen and no later one, with fewer weights than the whole kernel at this width."""
+    sizes = dict(grid=(4, 5), name="gated_pixelcnn", depth=4, kernel=kernel, channels=16, output_channels=8)
+    model, whole = tiny(vertical="factorized", **sizes), tiny(**sizes)
+    H, W = model.grid
+    for r, c in itertools.product(range(H), range(W)):
+        seen = input_gradient(model, r, c).flatten()
+        i = r * W + c
+        assert (seen[:i] > 0).all() and (seen[i:] == 0).all(), f"position {(r, c)}"
+    assert isinstance(model.layers[1].vertical, torch.nn.Sequential)
+    assert isinstance(model.layers[0].vertical, torch.nn.Conv2d)  # the one-hot input layer keeps its kernel
+    assert model.num_parameters() < whole.num_parameters()
+
+
 def test_masks_and_their_use_in_the_forward():
     assert causal_mask(3, "A").tolist() == [[1, 1, 1], [1, 0, 0], [0, 0, 0]]
     assert causal_mask(3, "B").tolist() == [[1, 1, 1], [1, 1, 0], [0, 0, 0]]
@@ -148,6 +164,7 @@ def test_code_grids_train_through_the_loss(name):
 
 FAST_SAMPLERS = [("pixelcnn", {}), ("pixelcnn", {"first_kernel": 7}),
                  ("gated_pixelcnn", {}), ("gated_pixelcnn", {"first_kernel": 7, "kernel": 5}),
+                 ("gated_pixelcnn", {"vertical": "factorized", "kernel": 5}),
                  ("transformer", {"rope": "mixed", "attention_scale": "entropy"}), ("transformer", {"dropout": 0.3})]
 
 
