@@ -5,8 +5,8 @@
 
 Every fixed-step run of a summary whose config is the GAN's (or IGN's) is a row: what it changed from the config,
 its steps, where it ran (the summary's file name), seconds of optimizer steps, and the sample metrics of its
-export on the valid split (10000 samples, genzoo's classifier FID). Runs killed at a deadline are listed with
-no numbers; runs never started are left out. The summaries are kept in bench/summaries/ (run folders do not
+export on the valid split (10000 samples, genzoo's classifier FID). A run killed at a deadline shows its last
+evaluation's numbers, with that step in its status, or none; runs never started are left out. The summaries are kept in bench/summaries/ (run folders do not
 outlive a session).
 """
 from __future__ import annotations
@@ -35,8 +35,13 @@ def rows(summaries: list[Path], config: str) -> list[list[str]]:
                 out.append([name, ", ".join(record.get("overrides", [])) or "(the config)", str(record.get("steps", 0)),
                             path.stem, _num(record.get("train_seconds"), 0), _num(m.get("valid_fid"), 0), twice,
                             _num(m.get("valid_recall"), 3), str(m.get("valid_classes", "-")), shares,
-                            record.get("status", "-")])
+                            _status(record)])
     return out
+
+
+def _status(record: dict) -> str:
+    status = record.get("status", "-")
+    return f"{status} (valid at step {record['evaluated_step']})" if "evaluated_step" in record else status
 
 
 def _num(value, digits: int) -> str:

@@ -32,6 +32,7 @@ from pathlib import Path
 import yaml
 
 from genzoo.checkpoint import read_metadata
+from genzoo.run_log import last_validation
 
 PROBE_STEPS = 200
 EVALS_PER_RUN = 8  # validations (and saved states) over a fitted run
@@ -111,6 +112,16 @@ def pick_best(runs: list[Run], metric: str) -> Run:
     return min(scored, key=lambda pair: pair[0])[1]
 
 
+def ended_metrics(folder: Path) -> dict:
+    """What a run's folder says of its result: the metrics of its export, else (a run killed before it exported)
+    the valid metrics of its last evaluation in ``log.jsonl`` and the step they were measured at."""
+    if (folder / "model.safetensors").is_file():
+        metrics = read_metadata(folder / "model.safetensors")["metrics"]
+        return {"metrics": metrics, "train_seconds": metrics.get("train_seconds")}
+    last = last_validation(folder / "log.jsonl")
+    return {"metrics": {k: v for k, v in last.items() if k != "step"}, "evaluated_step": last["step"]} if last else {}
+
+
 class Budget:
     def __init__(self, lanes: dict[str, list[Run]], out: Path, budget_s: float, grace_s: float, extra: list[str]):
         self.lanes, self.out, self.extra = lanes, out, extra
@@ -144,9 +155,7 @@ class Budget:
                 status = "killed at the deadline"
         record = {"steps": steps, "overrides": overrides, "evals": evals,
                   "wall_s": round(time.monotonic() - began, 1), "status": status}
-        if (folder / "model.safetensors").is_file():
-            metrics = read_metadata(folder / "model.safetensors")["metrics"]
-            record.update(metrics=metrics, train_seconds=metrics.get("train_seconds"))
+        record.update(ended_metrics(folder))
         shown = record.get("metrics", {}).get(run.metric)
         self.log(f"{run.lane}/{name}: {status}, {steps} steps, {record['wall_s']} s"
                  + (f", {run.metric} {shown:.5g}" if isinstance(shown, float) else ""))

@@ -39,6 +39,13 @@ def learning_curve(path: Path) -> list[dict]:
     return curve
 
 
+def last_validation(path: Path) -> dict:
+    """The last validation record of a run's ``log.jsonl`` (its step and ``valid_*`` numbers and lists), or ``{}``:
+    what is known of a run that was stopped before it exported."""
+    evaluated = [r for r in learning_curve(path) if any(k.startswith("valid_") for k in r)]
+    return {k: v for k, v in evaluated[-1].items() if k == "step" or k.startswith("valid_")} if evaluated else {}
+
+
 def continued_curve(before: list[dict], after: list[dict]) -> list[dict]:
     """The curve of a run warm-started from a checkpoint (``after``) continued from that checkpoint's own
     (``before``): its steps shifted by the last step before, so one plot shows both pieces end to end."""

@@ -81,3 +81,15 @@ def test_a_plan_runs_its_lanes_and_fits_the_last_run_to_the_budget(tmp_path, mon
     keep = (out / "keep.txt").read_text().split()
     assert "one/best/model.safetensors" in keep and "one/a/model.safetensors" not in keep
     assert all((out / p).is_file() for p in keep)
+
+
+def test_a_run_killed_before_its_export_keeps_its_last_validation(tmp_path):
+    from genzoo.budget import ended_metrics
+
+    assert ended_metrics(tmp_path) == {}  # nothing ran
+    records = [{"step": 50, "loss": 3.0}, {"step": 100, "valid_fid": 900.0, "valid_class_shares": [0.5, 0.5]},
+               {"step": 150, "loss": 2.0}, {"step": 200, "valid_fid": 800.0, "valid_class_shares": [0.4, 0.6]},
+               {"step": 250, "loss": 1.0}]
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert ended_metrics(tmp_path) == {"metrics": {"valid_fid": 800.0, "valid_class_shares": [0.4, 0.6]},
+                                       "evaluated_step": 200}
