@@ -148,8 +148,11 @@ class Config:
     """Base of every genzoo config dataclass: fields are checked (and YAML-ish values converted) on build.
 
     Subclasses that add a ``__post_init__`` call ``super().__post_init__()`` first, then check what relates
-    several fields.
+    several fields. ``training_only`` names the fields that change how a model trains but neither its weights'
+    shapes nor what they compute in eval mode (e.g. dropout): a warm start may change them.
     """
+
+    training_only: typing.ClassVar[frozenset[str]] = frozenset()
 
     def __post_init__(self):
         hints = typing.get_type_hints(type(self), include_extras=True)

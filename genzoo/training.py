@@ -287,11 +287,13 @@ def _train(model, splits, config: TrainConfig, accelerator: Accelerator, out: Pa
 
 def warm_start(model, source: str) -> tuple[str, list[dict]]:
     """Copy the weights of checkpoint ``source`` (shipped name or path, verified on load) into ``model``, whose
-    architecture and model config must be the checkpoint's; returns the checkpoint's tensors hash, which the
-    run records beside ``init_from``, and its learning curve, which the exported curve continues."""
+    architecture and model config must be the checkpoint's but for its ``training_only`` fields (dropout);
+    returns the checkpoint's tensors hash, which the run records beside ``init_from``, and its learning curve,
+    which the exported curve continues."""
     loaded = load_pretrained(source, architecture=model.architecture)
     ours, theirs = config_to_dict(model.config), config_to_dict(loaded.config)
-    differ = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+    differ = sorted(k for k in ours.keys() | theirs.keys()
+                    if ours.get(k) != theirs.get(k) and k not in model.config.training_only)
     if differ:
         raise ValueError(f"train.init_from={source!r} was trained with another model config: "
                          + ", ".join(f"model.{k}={theirs.get(k)!r} there, {ours.get(k)!r} here" for k in differ))

@@ -200,6 +200,21 @@ def test_init_from_a_checkpoint_of_another_config_names_the_difference(tmp_path)
               config(tmp_path / "c", init_from=str(source["path"])))
 
 
+def test_a_warm_start_may_change_dropout_but_not_the_architecture(tmp_path):
+    from genzoo.training import warm_start
+
+    def tiny(**kw):
+        return create_model("transformer", grid=(3, 3), categories=2, dim=8, layers=1, heads=2, **kw)
+
+    source = tiny()
+    path = save_pretrained(source, tmp_path / "source.safetensors")
+    regularized = tiny(dropout=0.2)
+    warm_start(regularized, str(path))  # dropout is training_only: its weights mean the same
+    assert all(torch.equal(a, b) for a, b in zip(regularized.state_dict().values(), source.state_dict().values()))
+    with pytest.raises(ValueError, match="model.heads=2 there, 1 here"):
+        warm_start(create_model("transformer", grid=(3, 3), categories=2, dim=8, layers=1, heads=1), str(path))
+
+
 def test_unknown_export_dtype_is_refused_before_training():
     with pytest.raises(ValueError, match="export_dtype='int8': expected one of 'float32'"):
         TrainConfig(export_dtype="int8")

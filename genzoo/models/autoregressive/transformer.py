@@ -35,6 +35,7 @@ class TransformerConfig(GridConfig):
     rope: Literal["axial", "mixed"] = "axial"
     attention_scale: Literal["standard", "entropy"] = "standard"
     dropout: UnitInterval = 0.0  # on the embeddings, the attention weights and each residual branch (GPT-2's three)
+    training_only = frozenset({"dropout"})  # off in eval mode: a warm start may add or change it
 
     def __post_init__(self):
         super().__post_init__()
