@@ -161,6 +161,17 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return meta
 
 
+def training_cost(metadata: dict[str, Any]) -> tuple[int | None, float | None]:
+    """(optimizer steps, seconds of them) that made a checkpoint, over every warm-started piece: the export's
+    ``steps_total`` / ``train_seconds_total`` where recorded, else its own ``step`` / ``train_seconds``, the
+    seconds only where it had no source (a piece's own seconds are not the whole cost)."""
+    metrics = metadata.get("metrics", {})
+    if "steps_total" in metrics:
+        return metrics["steps_total"], metrics.get("train_seconds_total")
+    first_piece = not metadata.get("train_config", {}).get("init_from")
+    return metrics.get("step"), metrics.get("train_seconds") if first_piece else None
+
+
 def add_metrics(path: str | Path, metrics: dict[str, Any], replace: bool = False) -> None:
     """Add ``metrics`` to a checkpoint's recorded metrics, its tensors kept exactly as stored (verified against
     their content hash first); the file is rewritten atomically. Existing keys are never changed (a metric

@@ -26,7 +26,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from genzoo import launch, run_folder
-from genzoo.checkpoint import load_pretrained, round_to_storage_dtype_, save_pretrained, storage_dtype
+from genzoo.checkpoint import load_pretrained, round_to_storage_dtype_, save_pretrained, storage_dtype, training_cost
 from genzoo.config import (Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range, UnitInterval,
                            config_to_dict)
 from genzoo.data import TensorBatchLoader
@@ -255,7 +255,8 @@ def _train(model, splits, config: TrainConfig, accelerator: Accelerator, out: Pa
     train_record = {**asdict(config), "mixed_precision": accelerator.mixed_precision}  # what the run used
     source_curve = []  # a warm start's learning curve continues its source's
     if config.init_from:  # on a resume too, for the record's hash; the saved state then replaces the weights
-        train_record["init_from_sha256"], source_curve = warm_start(model, config.init_from)
+        train_record["init_from_sha256"], source_curve, source_cost = warm_start(model, config.init_from)
+        train_record["init_steps"], train_record["init_train_seconds"] = source_cost
     ema = None
     if config.ema_decay > 0:
         ema = AveragedModel(model, multi_avg_fn=ema_multi_avg_fn(config.ema_decay), use_buffers=True)
@@ -288,8 +289,8 @@ def _train(model, splits, config: TrainConfig, accelerator: Accelerator, out: Pa
 def warm_start(model, source: str) -> tuple[str, list[dict]]:
     """Copy the weights of checkpoint ``source`` (shipped name or path, verified on load) into ``model``, whose
     architecture and model config must be the checkpoint's but for its ``training_only`` fields (dropout);
-    returns the checkpoint's tensors hash, which the run records beside ``init_from``, and its learning curve,
-    which the exported curve continues."""
+    returns the checkpoint's tensors hash, which the run records beside ``init_from``, its learning curve, which
+    the exported curve continues, and its ``training_cost`` (steps, seconds), which the export's totals add to."""
     loaded = load_pretrained(source, architecture=model.architecture)
     ours, theirs = config_to_dict(model.config), config_to_dict(loaded.config)
     differ = sorted(k for k in ours.keys() | theirs.keys()
@@ -298,7 +299,8 @@ def warm_start(model, source: str) -> tuple[str, list[dict]]:
         raise ValueError(f"train.init_from={source!r} was trained with another model config: "
                          + ", ".join(f"model.{k}={theirs.get(k)!r} there, {ours.get(k)!r} here" for k in differ))
     model.load_state_dict(loaded.state_dict(), strict=True)  # copies in place: the optimizer keeps its tensors
-    return loaded.pretrained_metadata["tensors_sha256"], loaded.pretrained_metadata.get("history", [])
+    meta = loaded.pretrained_metadata
+    return meta["tensors_sha256"], meta.get("history", []), training_cost(meta)
 
 
 def _resume(accelerator, out: Path, folder: Path, state: TrainState, loader, ema) -> None:
@@ -481,6 +483,7 @@ def _export(run: _RunContext) -> dict:
         metrics = _export_metrics(run, model)
     metrics["step"] = run.state.best_step if run.selection_metric is not None else run.state.step
     metrics["train_seconds"] = round(run.state.seconds, 1)  # to the last step, not to the selected one
+    metrics.update(_totals(run.train_record, metrics))
     path = out / "model.safetensors"
     if accelerator.is_main_process:
         save_pretrained(model, path, metrics=metrics, dataset=run.dataset, train_config=run.train_record, dtype=dtype,
@@ -492,6 +495,20 @@ def _export(run: _RunContext) -> dict:
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return {"path": path, "metrics": metrics, "is_main_process": accelerator.is_main_process}
+
+
+def _totals(train_record: dict, metrics: dict) -> dict:
+    """A warm start's steps and seconds counted from its source's first step (``steps_total``, and
+    ``train_seconds_total`` where the source's seconds are known)."""
+    if not train_record.get("init_from"):
+        return {}
+    steps, seconds = train_record.get("init_steps"), train_record.get("init_train_seconds")
+    if steps is None:  # a source that recorded no steps: no total to give
+        return {}
+    totals = {"steps_total": steps + metrics["step"]}
+    if seconds is not None:
+        totals["train_seconds_total"] = round(seconds + metrics["train_seconds"], 1)
+    return totals
 
 
 def _export_metrics(run: _RunContext, model) -> dict:

@@ -10,6 +10,7 @@ import torch
 from accelerate import Accelerator
 
 from genzoo import create_model, load_pretrained, save_pretrained
+from genzoo.checkpoint import training_cost
 from genzoo.cli import train_main
 from genzoo.data import BinarizedMNISTData, ImageSplit, Splits
 from genzoo.evaluation import evaluate
@@ -187,6 +188,12 @@ def test_init_from_starts_from_the_checkpoints_weights_and_records_which(tmp_pat
     before, after = (load_pretrained(r["path"]).pretrained_metadata["history"] for r in (source, result))
     assert before and after[:len(before)] == before
     assert [r["step"] for r in after[len(before):]] == [3 + 1] * (len(after) - len(before))
+    # and its cost counts the source's steps and seconds too
+    first, second = source["metrics"], result["metrics"]
+    assert second["steps_total"] == 3 + 1
+    assert second["train_seconds_total"] == pytest.approx(first["train_seconds"] + second["train_seconds"], abs=0.11)
+    assert training_cost(load_pretrained(result["path"]).pretrained_metadata) == (4, second["train_seconds_total"])
+    assert training_cost(load_pretrained(source["path"]).pretrained_metadata) == (3, first["train_seconds"])
 
 
 @needs_binarized_mnist

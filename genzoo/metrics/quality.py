@@ -12,13 +12,15 @@ from contextlib import contextmanager
 import torch
 from accelerate.utils import broadcast_object_list
 
+from genzoo.checkpoint import training_cost
 from genzoo.metrics.features import classifier_outputs, load_classifier
 from genzoo.metrics.sample_metrics import score_features
 from genzoo.results import ResultsTable, fmt
 
 SAMPLE_QUALITY_TABLE = ResultsTable(
     "sample-quality",
-    (("checkpoint", "l"), ("architecture", "l"), ("parameters", "r"), ("data", "l"), ("classifier FID", "r"),
+    (("checkpoint", "l"), ("architecture", "l"), ("parameters", "r"), ("data", "l"), ("steps", "r"),
+     ("train time (s)", "r"), ("classifier FID", "r"),
      ("FID, f twice", "r"), ("KID", "r"), ("precision", "r"), ("recall", "r"), ("Inception Score", "r"),
      ("classes", "r"), ("class shares", "r"), ("idempotence gap", "r")),
     order=30)
@@ -107,9 +109,12 @@ def sample_quality_headline(report) -> tuple[str, str]:
 
 
 def sample_quality_row(report) -> list[str]:
-    """A row of SAMPLE_QUALITY_TABLE from a report's test metrics (FID after two applications beside the first)."""
+    """A row of SAMPLE_QUALITY_TABLE from a report's test metrics (FID after two applications beside the first),
+    with the optimizer steps and seconds that made the file, over all its warm-started pieces ("-" where a
+    piece's seconds were not recorded)."""
     t, model = report.test, report.model
     gap = " / ".join(fmt(t[key], 4) for key in ("gap_1", "gap_2") if key in t) or "-"
     fid, *rest = metric_cells(t, gap)
+    steps, seconds = training_cost(report.metadata)
     return [f"`{report.name}`", model.architecture, f"{model.num_parameters():,}", report.dataset.describe(),
-            fid, fmt(t.get("fid_2")), *rest]
+            f"{steps:,}" if steps is not None else "-", fmt(seconds, 0), fid, fmt(t.get("fid_2")), *rest]
