@@ -33,7 +33,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, UnitInterval
 from genzoo.models.ign.base import DCGANImageModel
 from genzoo.models.ign.dcgan import dcgan_init_, decoder, encoder
 from genzoo.models.ign.frozen import call_with_gradient_scales, frozen_call
@@ -65,8 +65,10 @@ class IGNConfig(Config):
     tight_clamp_ratio: PositiveFloat = 1.5  # a: L_tight smoothed to (-a L_rec, 0]
     smooth_tight: bool = True
     tight_warmup: NonNegativeInt = 0  # loss calls over which l_t rises linearly from 0 (0: none)
+    dropout: UnitInterval = 0.0  # Dropout2d after every hidden layer of f (on in training, in every application)
     metric_samples: NonNegativeInt = 10000  # samples scored against a split at evaluation (0: none)
     metric_classifier: str = "mnist-classifier"  # the feature network of the sample metrics
+    training_only = frozenset({"dropout", "tight_warmup"})  # change training only: a warm start may change them
 
 
 @register_model("ign")
@@ -80,7 +82,8 @@ class IGN(DCGANImageModel):
     def __init__(self, config: IGNConfig):
         super().__init__(config)
         c = config.image_shape[0]
-        self.net = nn.Sequential(encoder(c, config.width, config.norm), decoder(c, config.width, config.norm))
+        self.net = nn.Sequential(encoder(c, config.width, config.norm, dropout=config.dropout),
+                                 decoder(c, config.width, config.norm, dropout=config.dropout))
         dcgan_init_(self.net)
         self.fourier = FourierNoise(config.image_shape) if config.noise == "fourier" else None
         self.register_buffer("loss_calls", torch.zeros((), dtype=torch.int64))  # for the l_t warm-up

@@ -180,3 +180,18 @@ def test_bad_sample_counts_and_steps_are_refused():
             model.sample(n)
     with pytest.raises(ValueError, match="steps"):
         model.sample(2, steps=0)
+
+
+def test_dropout_is_random_in_training_off_in_eval_and_keeps_the_weights_names():
+    plain, dropped = small_ign(), small_ign(dropout=0.3)
+    assert plain.state_dict().keys() == dropped.state_dict().keys()  # a warm start may add it
+    dropped.load_state_dict(plain.state_dict())
+    y = images() * 2 - 1
+    dropped.train()
+    assert not torch.equal(dropped.f(y), dropped.f(y))  # a fresh mask per application
+    plain.eval(), dropped.eval()
+    assert torch.equal(dropped.f(y), plain.f(y))  # off in eval: the same function as without it
+    dropped.train()
+    rates = [float((m(torch.ones(4, 4000, 1, 1)) == 0).float().mean())
+             for m in dropped.modules() if isinstance(m, torch.nn.Dropout2d)]
+    assert len(rates) == 6 and all(abs(r - 0.3) < 0.03 for r in rates)  # every hidden layer, whole channels
