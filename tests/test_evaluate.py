@@ -54,6 +54,10 @@ def test_named_checkpoints_replace_their_rows_only(tmp_path):
                                   f"{other}\n{END}\nend\n")
     with pytest.raises(ValueError, match="no table headed"):
         replace_rows("results", "| checkpoint | mse |\n|---|---:|\n| `a` | 0.1 |", readme)
+    # new columns: the table is replaced whole once every one of its rows is given, not before
+    wider = "| checkpoint | steps | nll |\n|---|---:|---:|\n| `a` | 5 | 0.9 |\n| `b` | 6 | 1.4 |\n| `x` | 7 | 2.9 |"
+    replace_rows("results", wider, readme)
+    assert readme.read_text() == f"intro\n{START}\n{wider}\n\n{other}\n{END}\nend\n"
 
 
 def test_a_table_is_found_in_the_one_page_holding_its_markers(tmp_path):
