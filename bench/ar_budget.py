@@ -21,7 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench.common import best_time, publish
 from bench.cpu_throughput import config_mode, step_fn
 from genzoo import list_pretrained
-from genzoo.checkpoint import read_metadata
+from genzoo.checkpoint import read_metadata, training_cost
 from genzoo.cli import build_run
 from genzoo.config import load_yaml_config
 
@@ -58,10 +58,10 @@ def shipped_state(name: str) -> str:
     if name not in list_pretrained():
         return "not shipped"
     metadata = read_metadata(name)
-    metrics, curve = metadata["metrics"], metadata["history"]
-    steps = max((r["step"] for r in curve), default=int(metrics["step"]))
-    pieces = " in two pieces (a warm start)" if metadata["train_config"].get("init_from") else ""
-    return f"{metrics['test_nll']:.2f} after {steps} steps{pieces}"
+    steps, _ = training_cost(metadata)
+    pieces = " over warm-started pieces" if metadata["train_config"].get("init_from") else ""
+    after = f" after {steps} steps" if steps is not None else ""
+    return f"{metadata['metrics']['test_nll']:.2f}{after}{pieces}"
 
 
 def main() -> None:

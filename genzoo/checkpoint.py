@@ -163,13 +163,17 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
 
 def training_cost(metadata: dict[str, Any]) -> tuple[int | None, float | None]:
     """(optimizer steps, seconds of them) that made a checkpoint, over every warm-started piece: the export's
-    ``steps_total`` / ``train_seconds_total`` where recorded, else its own ``step`` / ``train_seconds``, the
-    seconds only where it had no source (a piece's own seconds are not the whole cost)."""
+    ``steps_total`` / ``train_seconds_total`` where recorded; else, for a first piece, its own ``step`` and
+    ``train_seconds``; for a warm start exported before totals were kept, the last step of its learning curve
+    where that curve continues its source's (it runs past the piece's own steps) and no seconds (a piece's own
+    are not the whole cost); None where unknown."""
     metrics = metadata.get("metrics", {})
     if "steps_total" in metrics:
         return metrics["steps_total"], metrics.get("train_seconds_total")
-    first_piece = not metadata.get("train_config", {}).get("init_from")
-    return metrics.get("step"), metrics.get("train_seconds") if first_piece else None
+    if not metadata.get("train_config", {}).get("init_from"):
+        return metrics.get("step"), metrics.get("train_seconds")
+    last = max((r["step"] for r in metadata.get("history") or []), default=0)
+    return (last if metrics.get("step") is not None and last > metrics["step"] else None), None
 
 
 def add_metrics(path: str | Path, metrics: dict[str, Any], replace: bool = False) -> None:

@@ -282,3 +282,18 @@ def test_a_file_without_a_content_hash_is_named(tmp_path):
     save_file(tensors, str(path), metadata=meta)
     with pytest.raises(ValueError, match="no tensors_sha256"):
         load_pretrained(path)
+
+
+def test_training_cost_counts_every_piece_or_says_it_does_not_know():
+    from genzoo.checkpoint import training_cost
+
+    first = {"metrics": {"step": 300, "train_seconds": 12.5}, "train_config": {}}
+    assert training_cost(first) == (300, 12.5)
+    totals = {"metrics": {"step": 100, "train_seconds": 4.0, "steps_total": 400, "train_seconds_total": 16.5},
+              "train_config": {"init_from": "a"}}
+    assert training_cost(totals) == (400, 16.5)
+    continued = {"metrics": {"step": 100, "train_seconds": 4.0}, "train_config": {"init_from": "a"},
+                 "history": [{"step": 300}, {"step": 400}]}  # the source's curve, then this piece's shifted
+    assert training_cost(continued) == (400, None)  # a piece's own seconds are not the cost
+    alone = {**continued, "history": [{"step": 50}, {"step": 100}]}  # this piece's curve only
+    assert training_cost(alone) == (None, None)
