@@ -10,7 +10,10 @@ delta(y) = D(f(y), y), the paper's objective (sec. 2.2, eq. 7-9) is
     L       = l_r L_rec + l_i L_idem + l_t L_tight,
 
 with L_tight smoothed as tanh(L_tight / (a L_rec)) a L_rec (L_rec detached, a = 1.5; sec. 2.3), which bounds it
-to (-a L_rec, 0]. Three forms give the same parameter gradients (tests/models/ign):
+to (-a L_rec, 0]. An optional fourth term, l_m L_imle (``lambda_imle``, default 0), is implicit maximum likelihood
+within the batch (Li & Malik 2018, alg. 1): L_imle = mean_i min_j D(f(z_j), x_i), the nearest sample chosen
+without gradient, so that every real image pulls some f(z) towards it; Al-Jaff et al. 2025 (NAIGN) use it against
+IGN's mode dropping. Three forms give the same parameter gradients (tests/models/ign):
 
 - ``paper``: the frozen applications as functional calls on detached parameters (four passes of f).
 - ``single_loss``: Su Jianlin's reading of IGN as a GAN whose generator and critic are one network ("IGN: a GAN
@@ -66,9 +69,10 @@ class IGNConfig(Config):
     smooth_tight: bool = True
     tight_warmup: NonNegativeInt = 0  # loss calls over which l_t rises linearly from 0 (0: none)
     dropout: UnitInterval = 0.0  # Dropout2d after every hidden layer of f (on in training, in every application)
+    lambda_imle: NonNegativeFloat = 0.0  # l_m: each real image's nearest f(z) in the batch pulled to it (0: off)
     metric_samples: NonNegativeInt = 10000  # samples scored against a split at evaluation (0: none)
     metric_classifier: str = "mnist-classifier"  # the feature network of the sample metrics
-    training_only = frozenset({"dropout", "tight_warmup"})  # change training only: a warm start may change them
+    training_only = frozenset({"dropout", "tight_warmup", "lambda_imle"})  # change training only: a warm start may change them
 
 
 @register_model("ign")
@@ -115,6 +119,21 @@ class IGN(DCGANImageModel):
             return c.lambda_tight
         return c.lambda_tight * min(1.0, (int(self.loss_calls) + 1) / c.tight_warmup)
 
+    def pairwise_distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """D between every a_i and b_j -> (len(a), len(b)), in at least float32 (an autocast pass gives bf16)."""
+        dtype = torch.promote_types(torch.promote_types(a.dtype, b.dtype), torch.float32)
+        a, b = a.flatten(1).to(dtype), b.flatten(1).to(dtype)  # (A, P), (B, P)
+        if self.config.distance == "l1":
+            return torch.cdist(a, b, p=1) / a.shape[1]
+        return torch.cdist(a, b, p=2).pow(2) / a.shape[1]
+
+    def imle(self, x: torch.Tensor, fz: torch.Tensor) -> torch.Tensor:
+        """L_imle = mean_i min_j D(f(z_j), x_i) (Li & Malik 2018, alg. 1, with the batch's B samples): the nearest
+        sample is chosen without gradient, then pulled to its image; samples no image chose get no gradient."""
+        with torch.no_grad():
+            nearest = self.pairwise_distance(x, fz).argmin(1)  # (B,): each image's nearest sample
+        return self.distance(fz[nearest], x).mean()
+
     def smooth(self, tight: torch.Tensor, rec: torch.Tensor) -> torch.Tensor:
         """tanh(L_tight / (a L_rec)) a L_rec with L_rec detached (sec. 2.3), or L_tight unsmoothed."""
         if not self.config.smooth_tight:
@@ -126,7 +145,10 @@ class IGN(DCGANImageModel):
         x = self.check_images(batch)  # (B, C, H, W) on [-1, 1]
         z = self.noise(x.shape[0])
         terms = {"paper": self._paper, "single_loss": self._single_loss, "single_pass": self._single_pass}
-        loss, metrics = terms[self.config.form](x, z, self.tight_weight())
+        loss, metrics, fz = terms[self.config.form](x, z, self.tight_weight())
+        if self.config.lambda_imle > 0:
+            metrics["imle"] = self.imle(x, fz)
+            loss = loss + self.config.lambda_imle * metrics["imle"]
         if self.training:
             self.loss_calls += 1
         return loss, {key: value.detach() for key, value in metrics.items()}
@@ -138,7 +160,7 @@ class IGN(DCGANImageModel):
         idem = self.distance(frozen_call(self.net, fz), fz).mean()  # outer f frozen
         tight = -self.distance(self.f(fz.detach()), fz.detach()).mean()  # inner f frozen
         loss = c.lambda_rec * rec + c.lambda_idem * idem + l_t * self.smooth(tight, rec)
-        return loss, {"rec": rec, "idem": idem, "tight": tight}
+        return loss, {"rec": rec, "idem": idem, "tight": tight}, fz
 
     def _single_loss(self, x, z, l_t):
         c = self.config
@@ -147,7 +169,7 @@ class IGN(DCGANImageModel):
         delta_fz = self.distance(self.f(fz), fz).mean()  # delta(f(z))
         delta_sg = self.distance(self.f(fz.detach()), fz.detach()).mean()  # delta(sg f(z)): the same value
         loss = c.lambda_rec * rec + c.lambda_idem * (delta_fz - delta_sg) + l_t * self.smooth(-delta_sg, rec)
-        return loss, {"rec": rec, "idem": delta_fz, "tight": -delta_sg}
+        return loss, {"rec": rec, "idem": delta_fz, "tight": -delta_sg}, fz
 
     def _single_pass(self, x, z, l_t):
         c = self.config
@@ -165,7 +187,7 @@ class IGN(DCGANImageModel):
         value = c.lambda_rec * rec + c.lambda_idem * d + l_t * self.smooth(tight, rec)  # the paper's L, for logs
         gradient_part = d + idem_direct
         loss = c.lambda_rec * rec + gradient_part - gradient_part.detach() + (value - c.lambda_rec * rec).detach()
-        return loss, {"rec": rec, "idem": d, "tight": tight}
+        return loss, {"rec": rec, "idem": d, "tight": tight}, fz
 
     # --- images on [0, 1] ------------------------------------------------------------------------------------------
     @torch.no_grad()

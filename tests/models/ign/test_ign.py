@@ -33,11 +33,13 @@ def images(n: int = 3) -> torch.Tensor:
 @pytest.mark.parametrize("smooth", [True, False])
 @pytest.mark.parametrize("distance", ["l1", "l2"])
 @pytest.mark.parametrize("lambda_tight", [2.5, 0.0])
-def test_the_three_forms_give_the_same_parameter_gradients(smooth, distance, lambda_tight):
+@pytest.mark.parametrize("lambda_imle", [0.0, 20.0])
+def test_the_three_forms_give_the_same_parameter_gradients(smooth, distance, lambda_tight, lambda_imle):
     x = images()
     results = {}
     for form in FORMS:
-        model = small_ign(form=form, smooth_tight=smooth, distance=distance, lambda_tight=lambda_tight)
+        model = small_ign(form=form, smooth_tight=smooth, distance=distance, lambda_tight=lambda_tight,
+                          lambda_imle=lambda_imle)
         results[form] = gradients(model, x)
     _, reference, ref_metrics = results["paper"]
     assert any(g.abs().max() > 1e-6 for g in reference.values())
@@ -65,7 +67,7 @@ def test_the_forms_differ_from_a_wrong_routing():
         rec = wrong.distance(wrong.f(x), x).mean()
         idem = wrong.distance(wrong.f(fz), fz).mean()  # outer application not frozen
         tight = -wrong.distance(wrong.f(fz.detach()), fz.detach()).mean()
-        return c.lambda_rec * rec + c.lambda_idem * idem + l_t * wrong.smooth(tight, rec), {"rec": rec}
+        return c.lambda_rec * rec + c.lambda_idem * idem + l_t * wrong.smooth(tight, rec), {"rec": rec}, fz
 
     wrong._paper = leaky
     _, leaked, _ = gradients(wrong, x)
@@ -195,3 +197,33 @@ def test_dropout_is_random_in_training_off_in_eval_and_keeps_the_weights_names()
     rates = [float((m(torch.ones(4, 4000, 1, 1)) == 0).float().mean())
              for m in dropped.modules() if isinstance(m, torch.nn.Dropout2d)]
     assert len(rates) == 6 and all(abs(r - 0.3) < 0.03 for r in rates)  # every hidden layer, whole channels
+
+
+@pytest.mark.parametrize("distance", ["l1", "l2"])
+def test_imle_adds_each_images_distance_to_its_nearest_sample(distance):
+    x = images(5)
+    with_imle, without = small_ign(distance=distance, lambda_imle=3.0), small_ign(distance=distance)
+    loss, _, metrics = gradients(with_imle, x)
+    base, _, _ = gradients(without, x)
+    torch.manual_seed(1)  # the noise the loss drew
+    fz = with_imle.f(with_imle.noise(5)).detach()
+    y = x * 2 - 1
+    explicit = sum(min(float((fz[j] - y[i]).abs().mean() if distance == "l1" else (fz[j] - y[i]).pow(2).mean())
+                       for j in range(5)) for i in range(5)) / 5
+    assert float(metrics["imle"]) == pytest.approx(explicit, rel=1e-12)
+    assert loss == pytest.approx(base + 3.0 * explicit, rel=1e-12)
+    assert "imle" not in gradients(without, x)[2]
+
+
+def test_imle_pulls_only_the_chosen_samples_towards_their_images():
+    model = small_ign()
+    y = images(4) * 2 - 1
+    fz = torch.full_like(y, 5.0)  # samples 0 and 2 far from every image ...
+    fz[1] = y[0] + 0.01  # ... sample 1 nearest to image 0,
+    fz[3] = 0.0  # sample 3 to images 1..3 (uniform on [-1, 1]: mean |y| 0.5 against 0.67 between two of them)
+    fz.requires_grad_(True)
+    model.imle(y, fz).backward()
+    moved = fz.grad.flatten(1).abs().sum(1)  # (4,)
+    assert moved[0] == 0 and moved[2] == 0 and moved[1] > 0 and moved[3] > 0
+    # sample 3 is pulled towards the mean of its three images' directions, with three times one image's weight
+    torch.testing.assert_close(fz.grad[3], sum(torch.sign(fz[3].detach() - y[i]) for i in (1, 2, 3)) / (4 * 784))
