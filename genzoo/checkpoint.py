@@ -176,6 +176,37 @@ def training_cost(metadata: dict[str, Any]) -> tuple[int | None, float | None]:
     return (last if metrics.get("step") is not None and last > metrics["step"] else None), None
 
 
+def piece_totals(source_steps: int | None, source_seconds: float | None, metrics: dict[str, Any]) -> dict:
+    """A warm-started piece's ``steps_total`` (and ``train_seconds_total`` where its source's seconds are known):
+    its source's cost plus its own ``step`` and ``train_seconds``; empty where the source's steps are unknown."""
+    if source_steps is None:
+        return {}
+    totals = {"steps_total": source_steps + metrics["step"]}
+    if source_seconds is not None:
+        totals["train_seconds_total"] = round(source_seconds + metrics["train_seconds"], 1)
+    return totals
+
+
+def record_source_totals(path: str | Path, source: str | Path) -> dict:
+    """Give a warm start exported before totals were kept its ``steps_total`` and ``train_seconds_total``, read
+    from the very file it started from (its tensors' hash must be the ``init_from_sha256`` the warm start
+    recorded, e.g. an earlier version of a shipped file from git history). Returns the totals added."""
+    meta, src = read_metadata(path), read_metadata(source)
+    sha = meta.get("train_config", {}).get("init_from_sha256")
+    if sha is None:
+        raise ValueError(f"{path} records no warm start (no train_config init_from_sha256): its own step and "
+                         "train_seconds are its whole cost")
+    if src.get("tensors_sha256") != sha:
+        raise ValueError(f"{source} is not the file {path} was warm-started from: its tensors sha256 "
+                         f"{src.get('tensors_sha256')} is not the recorded {sha}")
+    steps, seconds = training_cost(src)
+    if steps is None or seconds is None:
+        raise ValueError(f"{source} does not record its own training cost (steps {steps}, seconds {seconds})")
+    totals = piece_totals(steps, seconds, meta["metrics"])
+    add_metrics(path, totals)
+    return totals
+
+
 def add_metrics(path: str | Path, metrics: dict[str, Any], replace: bool = False) -> None:
     """Add ``metrics`` to a checkpoint's recorded metrics, its tensors kept exactly as stored (verified against
     their content hash first); the file is rewritten atomically. Existing keys are never changed (a metric

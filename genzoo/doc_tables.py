@@ -56,36 +56,40 @@ def _first_cell(row: str) -> str:
     return row.split(" | ")[0] + " |"  # "| `name` |"
 
 
-def _replace_covered_table(lines: list[str], table: str, headers: list[str], error: str) -> None:
-    """In ``lines``, swap for ``table`` the one table (not headed as another of ``headers``) whose every row's
-    first cell is among ``table``'s rows; else a ValueError(``error``)."""
+def _replace_covered_table(lines: list[str], table: str, headers: list[str]) -> bool:
+    """In ``lines``, swap for ``table`` the table headed as it, or else one not headed as another of ``headers``,
+    whose every row's first cell is among ``table``'s rows (so its rows come out in ``table``'s order); False
+    where there is none."""
+    header = table.split("\n")[0]
     new_cells = {_first_cell(row) for row in table.split("\n")[2:]}
     starts = [i for i, line in enumerate(lines)
               if line.startswith("|") and (i == 0 or not lines[i - 1].startswith("|"))]
-    for start in starts:
+    for start in sorted(starts, key=lambda i: lines[i] != header):  # its own table first
         end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
         old_cells = {_first_cell(row) for row in lines[start + 2:end]}
-        if lines[start] not in headers and old_cells and old_cells <= new_cells:
+        if (lines[start] == header or lines[start] not in headers) and old_cells and old_cells <= new_cells:
             lines[start:end] = table.split("\n")
-            return
-    raise ValueError(error)
+            return True
+    return False
 
 
 def replace_rows(name: str, tables: str, path: Path | None = None) -> Path:
     """Replace, between marker ``name``'s lines, the rows of the first cells in ``tables`` (markdown tables
     separated by blank lines); a first cell without a row in its table (a newly shipped checkpoint) gets one at
-    the table's end. Re-measuring some rows leaves the others as their last full run wrote them. A table whose
-    header is not there (its columns changed) replaces the one table every row of which it re-measures."""
+    the table's end. Re-measuring some rows leaves the others as their last full run wrote them. A table that
+    re-measures every row of one there is written whole, in its own row order, even where its columns changed."""
     path = page_with(name) if path is None else path
     head, block, tail = _around(path, name)
     lines = block.split("\n")
     headers = [t.split("\n")[0] for t in tables.split("\n\n")]
     for table in tables.split("\n\n"):
         header, _, *rows = table.split("\n")
+        if _replace_covered_table(lines, table, headers):
+            continue
         if header not in lines:
-            _replace_covered_table(lines, table, headers, f"{path} has no table headed {header!r} between the "
-                                   f"{name} markers, nor one all of whose rows it gives: rebuild the tables "
-                                   "(no names, or name every checkpoint of that table)")
+            raise ValueError(f"{path} has no table headed {header!r} between the {name} markers, nor one all of "
+                             "whose rows it gives: rebuild the tables (no names, or name every checkpoint of that "
+                             "table)")
         first = lines.index(header)
         for row in rows:
             cell = _first_cell(row)

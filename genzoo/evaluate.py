@@ -30,7 +30,7 @@ from pathlib import Path
 
 from accelerate import Accelerator
 
-from genzoo.checkpoint import add_metrics, load_pretrained
+from genzoo.checkpoint import add_metrics, load_pretrained, record_source_totals
 from genzoo.data import pretrained_dataset
 from genzoo.doc_tables import page_with, replace_rows, write_block
 from genzoo.evaluation import TEST_HEAD, TEST_SAMPLES, evaluate, drawn_sample_metrics
@@ -282,12 +282,22 @@ def parse_args(argv):
     parser.add_argument("--remeasure", action="store_true",
                         help="with --record-test-samples: record the recomputed whole-split sample metrics where "
                              "they differ from the export's, instead of refusing")
+    parser.add_argument("--record-totals-from", metavar="SOURCE", default=None,
+                        help="add steps_total and train_seconds_total to the one named warm start, read from SOURCE, "
+                             "the file it started from (checked by its tensors' hash; e.g. git show "
+                             "REV:genzoo/checkpoints/NAME.safetensors > old.safetensors); no tables")
     parser.add_argument("names", nargs="*", help="checkpoints to evaluate (default: every shipped one)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> str:
     args = parse_args(argv)
+    if args.record_totals_from:
+        if len(args.names) != 1:
+            raise SystemExit(f"--record-totals-from takes exactly one checkpoint name, got {args.names}")
+        totals = record_source_totals(args.names[0], args.record_totals_from)
+        print(f"{args.names[0]}: {totals}", file=sys.stderr)
+        return ""
     if args.record_test_head or args.record_test_samples:
         accelerator = Accelerator(cpu=True)
         for name in args.names or list_pretrained():
@@ -299,7 +309,7 @@ def main(argv: list[str] | None = None) -> str:
     if args.write_readme:  # before an hour of measuring, not after
         for marker in (RESULTS, MODELS):
             page_with(marker)
-    checks = results(args.names or None, args.data_root, full=full)
+    checks = results(sorted(args.names) or None, args.data_root, full=full)  # rows in a full rebuild's order
     reports = [c.report for c in checks]
     table = markdown(reports)
     source = ("recomputed now on the whole test splits" if full else

@@ -26,7 +26,8 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from genzoo import launch, run_folder
-from genzoo.checkpoint import load_pretrained, round_to_storage_dtype_, save_pretrained, storage_dtype, training_cost
+from genzoo.checkpoint import (load_pretrained, piece_totals, round_to_storage_dtype_, save_pretrained, storage_dtype,
+                               training_cost)
 from genzoo.config import (Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, Range, UnitInterval,
                            config_to_dict)
 from genzoo.data import TensorBatchLoader
@@ -502,13 +503,7 @@ def _totals(train_record: dict, metrics: dict) -> dict:
     ``train_seconds_total`` where the source's seconds are known)."""
     if not train_record.get("init_from"):
         return {}
-    steps, seconds = train_record.get("init_steps"), train_record.get("init_train_seconds")
-    if steps is None:  # a source that recorded no steps: no total to give
-        return {}
-    totals = {"steps_total": steps + metrics["step"]}
-    if seconds is not None:
-        totals["train_seconds_total"] = round(seconds + metrics["train_seconds"], 1)
-    return totals
+    return piece_totals(train_record.get("init_steps"), train_record.get("init_train_seconds"), metrics)
 
 
 def _export_metrics(run: _RunContext, model) -> dict:

@@ -297,3 +297,28 @@ def test_training_cost_counts_every_piece_or_says_it_does_not_know():
     assert training_cost(continued) == (400, None)  # a piece's own seconds are not the cost
     alone = {**continued, "history": [{"step": 50}, {"step": 100}]}  # this piece's curve only
     assert training_cost(alone) == (None, None)
+
+
+def test_a_warm_start_takes_its_totals_from_the_very_file_it_started_from(tmp_path):
+    from genzoo.checkpoint import record_source_totals, training_cost
+
+    source_model, other_model = create_model("fvsbn", image_shape=SMALL), create_model("fvsbn", image_shape=SMALL)
+    with torch.no_grad():
+        other_model.net[0].weight.add_(1.0)  # other tensors: another file
+    source = save_pretrained(source_model, tmp_path / "a.safetensors", metrics={"step": 300, "train_seconds": 12.5})
+    other = save_pretrained(other_model, tmp_path / "b.safetensors", metrics={"step": 300, "train_seconds": 12.5})
+    untimed = save_pretrained(source_model, tmp_path / "c.safetensors", metrics={"step": 300})
+    sha = read_metadata(source)["tensors_sha256"]
+    warm = save_pretrained(source_model, tmp_path / "w.safetensors", metrics={"step": 100, "train_seconds": 4.0},
+                           train_config={"init_from": "a", "init_from_sha256": sha})
+    assert training_cost(read_metadata(warm)) == (None, None)  # exported without totals
+    with pytest.raises(ValueError, match="is not the file .* was warm-started from"):
+        record_source_totals(warm, other)
+    with pytest.raises(ValueError, match="no warm start"):
+        record_source_totals(source, source)
+    untimed_warm = save_pretrained(source_model, tmp_path / "u.safetensors", metrics={"step": 1, "train_seconds": 1.0},
+                                   train_config={"init_from": "c", "init_from_sha256": sha})
+    with pytest.raises(ValueError, match="does not record its own training cost"):
+        record_source_totals(untimed_warm, untimed)
+    assert record_source_totals(warm, source) == {"steps_total": 400, "train_seconds_total": 16.5}
+    assert training_cost(read_metadata(warm)) == (400, 16.5)

@@ -58,6 +58,10 @@ def test_named_checkpoints_replace_their_rows_only(tmp_path):
     wider = "| checkpoint | steps | nll |\n|---|---:|---:|\n| `a` | 5 | 0.9 |\n| `b` | 6 | 1.4 |\n| `x` | 7 | 2.9 |"
     replace_rows("results", wider, readme)
     assert readme.read_text() == f"intro\n{START}\n{wider}\n\n{other}\n{END}\nend\n"
+    # every row of a table re-measured: written whole, in the order given (a full rebuild's)
+    again = "| checkpoint | steps | nll |\n|---|---:|---:|\n| `x` | 7 | 2.8 |\n| `a` | 5 | 0.9 |\n| `b` | 6 | 1.4 |"
+    replace_rows("results", again, readme)
+    assert readme.read_text() == f"intro\n{START}\n{again}\n\n{other}\n{END}\nend\n"
 
 
 def test_a_table_is_found_in_the_one_page_holding_its_markers(tmp_path):
