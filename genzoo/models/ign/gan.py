@@ -9,7 +9,8 @@ Both players train in the one training loop from one loss whose stop-gradients r
 L_D sees the generated images detached, so only D takes its gradient; L_G scores G(z) with a functional call
 of D on detached parameters and copied buffers (genzoo.models.ign.frozen), so only G takes its gradient and the
 critic's spectral-norm vectors do not move. Losses: hinge (Lim & Ye 2017; Miyato et al. 2018, eq. 16-17) or the
-non-saturating one (Goodfellow et al. 2014, sec. 3).
+non-saturating one (Goodfellow et al. 2014, sec. 3). ``lambda_imle`` adds to L_G the implicit-maximum-likelihood
+term IGN may take (genzoo.models.ign.imle, L1): each real image pulls its nearest G(z) of the batch towards it.
 """
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genzoo.config import Config, NonNegativeInt, PositiveInt
+from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveInt
 from genzoo.models.ign.base import DCGANImageModel
 from genzoo.models.ign.dcgan import dcgan_init_, decoder, encoder
 from genzoo.models.ign.frozen import frozen_call
+from genzoo.models.ign.imle import imle_loss
 from genzoo.registry import register_model
 
 
@@ -39,6 +41,8 @@ class GANConfig(Config):
     generator_norm: Literal["group", "none"] = "group"
     critic_norm: Literal["group", "none"] = "none"  # spectral normalization already bounds the critic
     loss: Literal["hinge", "non_saturating"] = "hinge"
+    lambda_imle: NonNegativeFloat = 0.0  # each real image's nearest G(z) in the batch pulled to it, L1 (0: off)
+    training_only = frozenset({"lambda_imle"})  # changes training only: a warm start may add it
     metric_samples: NonNegativeInt = 10000
     metric_classifier: str = "mnist-classifier"
 
@@ -89,6 +93,10 @@ class GAN(DCGANImageModel):
         generator_loss = self.generator_loss(full_precision(frozen_call(self.critic, fake)))
         metrics = {"critic_loss": critic_loss.detach(), "generator_loss": generator_loss.detach(),
                    "real_score": real_scores.mean().detach(), "fake_score": fake_scores.mean().detach()}
+        if self.config.lambda_imle > 0:  # a generator term: only G(z) carries its gradient
+            imle = imle_loss(x, fake, "l1")
+            metrics["imle"] = imle.detach()
+            generator_loss = generator_loss + self.config.lambda_imle * imle
         return critic_loss + generator_loss, metrics
 
     @torch.no_grad()

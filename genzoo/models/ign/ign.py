@@ -40,6 +40,7 @@ from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloa
 from genzoo.models.ign.base import DCGANImageModel
 from genzoo.models.ign.dcgan import dcgan_init_, decoder, encoder
 from genzoo.models.ign.frozen import call_with_gradient_scales, frozen_call
+from genzoo.models.ign.imle import imle_loss, per_example_distance
 from genzoo.models.ign.noise import FourierNoise
 from genzoo.preview import save_image_grid
 from genzoo.registry import register_model
@@ -99,8 +100,7 @@ class IGN(DCGANImageModel):
 
     def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """D(a, b): the mean over pixels of |a - b| or (a - b)^2, per example -> (B,)."""
-        diff = (a - b).flatten(1)
-        return (diff.abs() if self.config.distance == "l1" else diff.pow(2)).mean(1)
+        return per_example_distance(a, b, self.config.distance)
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """(n, C, H, W) noise on the network's scale: white N(0, 1), or FFT noise fitted to the data."""
@@ -119,20 +119,9 @@ class IGN(DCGANImageModel):
             return c.lambda_tight
         return c.lambda_tight * min(1.0, (int(self.loss_calls) + 1) / c.tight_warmup)
 
-    def pairwise_distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """D between every a_i and b_j -> (len(a), len(b)), in at least float32 (an autocast pass gives bf16)."""
-        dtype = torch.promote_types(torch.promote_types(a.dtype, b.dtype), torch.float32)
-        a, b = a.flatten(1).to(dtype), b.flatten(1).to(dtype)  # (A, P), (B, P)
-        if self.config.distance == "l1":
-            return torch.cdist(a, b, p=1) / a.shape[1]
-        return torch.cdist(a, b, p=2).pow(2) / a.shape[1]
-
     def imle(self, x: torch.Tensor, fz: torch.Tensor) -> torch.Tensor:
-        """L_imle = mean_i min_j D(f(z_j), x_i) (Li & Malik 2018, alg. 1, with the batch's B samples): the nearest
-        sample is chosen without gradient, then pulled to its image; samples no image chose get no gradient."""
-        with torch.no_grad():
-            nearest = self.pairwise_distance(x, fz).argmin(1)  # (B,): each image's nearest sample
-        return self.distance(fz[nearest], x).mean()
+        """L_imle = mean_i min_j D(f(z_j), x_i) (genzoo.models.ign.imle, with the batch's B samples)."""
+        return imle_loss(x, fz, self.config.distance)
 
     def smooth(self, tight: torch.Tensor, rec: torch.Tensor) -> torch.Tensor:
         """tanh(L_tight / (a L_rec)) a L_rec with L_rec detached (sec. 2.3), or L_tight unsmoothed."""

@@ -8,9 +8,11 @@ from genzoo.registry import create_model
 
 
 @pytest.mark.parametrize("loss", ["hinge", "non_saturating"])
-def test_one_routed_loss_gives_each_player_its_own_gradient(loss):
+@pytest.mark.parametrize("lambda_imle", [0.0, 2.0])
+def test_one_routed_loss_gives_each_player_its_own_gradient(loss, lambda_imle):
     torch.manual_seed(0)
-    gan = create_model("gan", width=4, loss=loss, metric_samples=0).double().eval()  # eval: no power iteration
+    # eval: no power iteration
+    gan = create_model("gan", width=4, loss=loss, lambda_imle=lambda_imle, metric_samples=0).double().eval()
     x = torch.rand(3, 1, 28, 28, dtype=torch.float64)
     torch.manual_seed(1)
     gan.loss(x)[0].backward()
@@ -25,7 +27,10 @@ def test_one_routed_loss_gives_each_player_its_own_gradient(loss):
     critic_params = list(gan.critic.parameters())
     generator_params = list(gan.generator.parameters())
     critic_grads = torch.autograd.grad(gan.critic_losses(real_scores, fake_scores), critic_params, retain_graph=True)
-    generator_grads = torch.autograd.grad(gan.generator_loss(fake_scores), generator_params)
+    y = x * 2 - 1
+    nearest = torch.stack([torch.stack([(fake[j] - y[i]).abs().mean() for j in range(3)]).min() for i in range(3)])
+    generator_objective = gan.generator_loss(fake_scores) + lambda_imle * nearest.mean()  # the IMLE term: G's only
+    generator_grads = torch.autograd.grad(generator_objective, generator_params)
     names = {id(p): n for n, p in gan.named_parameters()}
     for p, g in zip(critic_params + generator_params, critic_grads + generator_grads):
         torch.testing.assert_close(routed[names[id(p)]], g, rtol=1e-10, atol=1e-12)  # one batched critic pass vs two
