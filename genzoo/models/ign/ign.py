@@ -73,7 +73,8 @@ class IGNConfig(Config):
     lambda_imle: NonNegativeFloat = 0.0  # l_m: each real image's nearest f(z) in the batch pulled to it (0: off)
     metric_samples: NonNegativeInt = 10000  # samples scored against a split at evaluation (0: none)
     metric_classifier: str = "mnist-classifier"  # the feature network of the sample metrics
-    training_only = frozenset({"dropout", "tight_warmup", "lambda_imle"})  # change training only: a warm start may change them
+    # these change training only: a warm start may change them
+    training_only = frozenset({"dropout", "tight_warmup", "lambda_imle"})
 
 
 @register_model("ign")
