@@ -165,18 +165,27 @@ def ema_multi_avg_fn(decay: float):
     return update
 
 
-def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+def parameter_groups(model: nn.Module, weight_decay: float, lr: float) -> list[dict]:
     """Weight decay on matrices and kernels only: decaying biases (and gains) pulls them towards 0, which for
-    binary images means p = 1/2 at the always-black border pixels, a large and needless cost."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    return [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    binary images means p = 1/2 at the always-black border pixels, a large and needless cost. Each group's
+    learning rate is ``lr`` times the model's ``learning_rate_scale`` of its parameters: the two groups at scale 1
+    come first (every model's whole optimizer unless it scales some), then a pair per other scale."""
+    scale_of = getattr(model, "learning_rate_scale", lambda name: 1.0)
+    by_scale: dict[float, list[nn.Parameter]] = {1.0: []}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            by_scale.setdefault(float(scale_of(name)), []).append(p)
+    groups = []
+    for scale, params in by_scale.items():
+        groups += [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay, "lr": lr * scale},
+                   {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0, "lr": lr * scale}]
+    return groups
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """AdamW or Lion over ``parameter_groups`` (weight decay on matrices only; both decouple it from the
     gradient, scaled by the learning rate)."""
-    groups = parameter_groups(model, config.weight_decay)
+    groups = parameter_groups(model, config.weight_decay, config.lr)
     if config.optimizer == "lion":
         from lion_pytorch import Lion
 

@@ -231,8 +231,9 @@ def test_weight_decay_spares_biases():
     from genzoo.training import parameter_groups
 
     model = create_model("nade", image_shape=(1, 2, 5), hidden=3)
-    decayed, spared = parameter_groups(model, 0.1)
+    decayed, spared = parameter_groups(model, 0.1, 1e-3)
     assert decayed["weight_decay"] == 0.1 and spared["weight_decay"] == 0.0
+    assert decayed["lr"] == spared["lr"] == 1e-3
     assert {id(p) for p in decayed["params"]} == {id(model.W), id(model.V)}
     assert {id(p) for p in spared["params"]} == {id(model.b), id(model.c)}
 

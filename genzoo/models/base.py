@@ -112,6 +112,11 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="genzoo", ta
         """How many samples ``split_metrics`` draws (0: it scores no samples)."""
         return 0
 
+    def learning_rate_scale(self, parameter_name: str) -> float:
+        """The factor on the run's learning rate for the parameter called ``parameter_name`` (as
+        ``named_parameters`` gives it), e.g. a GAN critic that learns faster than its generator; 1 by default."""
+        return 1.0
+
     def fit_data(self, train) -> None:
         """Statistics of the training split the model keeps in buffers (e.g. a noise distribution matched to
         the data's spectrum): called once before step 1 of a new run, never on resume (the buffers are part of

@@ -11,6 +11,8 @@ of D on detached parameters and copied buffers (genzoo.models.ign.frozen), so on
 critic's spectral-norm vectors do not move. Losses: hinge (Lim & Ye 2017; Miyato et al. 2018, eq. 16-17) or the
 non-saturating one (Goodfellow et al. 2014, sec. 3). ``lambda_imle`` adds to L_G the implicit-maximum-likelihood
 term IGN may take (genzoo.models.ign.imle, L1): each real image pulls its nearest G(z) of the batch towards it.
+``critic_lr_scale`` gives the critic its own learning rate, that factor times the generator's: the two time-scale
+update rule (TTUR; Heusel et al. 2017, sec. 2, whose GANs train D at 3-4x G's rate).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveInt
+from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from genzoo.models.ign.base import DCGANImageModel
 from genzoo.models.ign.dcgan import dcgan_init_, decoder, encoder
 from genzoo.models.ign.frozen import frozen_call
@@ -42,7 +44,8 @@ class GANConfig(Config):
     critic_norm: Literal["group", "none"] = "none"  # spectral normalization already bounds the critic
     loss: Literal["hinge", "non_saturating"] = "hinge"
     lambda_imle: NonNegativeFloat = 0.0  # each real image's nearest G(z) in the batch pulled to it, L1 (0: off)
-    training_only = frozenset({"lambda_imle"})  # changes training only: a warm start may add it
+    critic_lr_scale: PositiveFloat = 1.0  # the critic's learning rate over the generator's (TTUR)
+    training_only = frozenset({"lambda_imle", "critic_lr_scale"})  # change training only: a warm start may add them
     metric_samples: NonNegativeInt = 10000
     metric_classifier: str = "mnist-classifier"
 
@@ -73,6 +76,9 @@ class GAN(DCGANImageModel):
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.randn(n, self.latent_channels, 1, 1, generator=generator)
+
+    def learning_rate_scale(self, parameter_name: str) -> float:
+        return self.config.critic_lr_scale if parameter_name.startswith("critic.") else 1.0
 
     def critic_losses(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
         if self.config.loss == "hinge":

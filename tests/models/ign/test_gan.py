@@ -56,3 +56,24 @@ def test_without_the_frozen_critic_the_generator_loss_leaks_into_the_critic(monk
     monkeypatch.setattr(gan_module, "frozen_call", lambda module, *args: module(*args))
     leaked = grads()
     assert max(float((a - b).abs().max()) for a, b in zip(routed, leaked)) > 1e-6
+
+
+def test_ttur_gives_the_critic_its_own_learning_rate_through_the_schedule():
+    """critic_lr_scale: the training loop's optimizer moves the critic by that factor times the generator's step
+    (Adam's first step moves each weight by about its lr), and the warm-up/cosine schedule keeps the ratio."""
+    from genzoo.training import TrainConfig, make_optimizer, warmup_cosine
+
+    torch.manual_seed(0)
+    gan = create_model("gan", width=4, critic_lr_scale=4.0, metric_samples=0)
+    optimizer = make_optimizer(gan, TrainConfig(lr=1e-3, weight_decay=0.0))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(2, 10, 0.1))
+    before = {n: p.detach().clone() for n, p in gan.named_parameters()}
+    gan.loss(torch.rand(3, 1, 28, 28))[0].backward()
+    optimizer.step()
+    scheduler.step()
+    moved = {n: float((p.detach() - before[n]).abs().max()) for n, p in gan.named_parameters()}
+    assert max(v for n, v in moved.items() if n.startswith("critic.")) == pytest.approx(4e-3 / 2, rel=0.01)  # warm-up: half the lr
+    assert max(v for n, v in moved.items() if n.startswith("generator.")) == pytest.approx(1e-3 / 2, rel=0.01)
+    lrs = [group["lr"] for group in optimizer.param_groups]  # generator's pair first, then the critic's
+    assert lrs == pytest.approx([1e-3, 1e-3, 4e-3, 4e-3])
+    assert create_model("gan", width=4, metric_samples=0).learning_rate_scale("critic.head.bias") == 1.0
