@@ -3,6 +3,7 @@ each mode, then scored on valid in float32.
 
     python -m bench.ar_bf16 [--configs pixelcnn_binmnist ...] [--steps 200] [--valid 1000] [--write-readme]
                             [--seeds 0 1] [--modes fp32 bf16] [--set model.channels=64 train.batch_size=64 ...]
+                            [--marker ar-bf16-seeds]
 
 For each config (default: the PixelCNN, the Gated PixelCNN and the Transformer of binarized MNIST, at their
 full size and batch) and each mode of ``bench.cpu_throughput`` (``fp32``; ``bf16``: autocast, what
@@ -104,6 +105,7 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", choices=EAGER_MODES, default=list(EAGER_MODES))
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     parser.add_argument("--write-readme", action="store_true", help="also write the table into its page")
+    parser.add_argument("--marker", default="ar-bf16", help="the docs block written (ar-bf16-seeds: the seeds' table)")
     args = parser.parse_args()
     if "fp32" not in args.modes:
         parser.error("--modes must include fp32, the reference every other mode is compared with")
@@ -115,7 +117,7 @@ def main() -> None:
                f"from initialization seed(s) {', '.join(map(str, args.seeds))}, "
                f"NLL of the first {args.valid} valid images in float32, torch threads = {torch.get_num_threads()} "
                "(`python -m bench.ar_bf16`)")
-    publish(caption, ["config", "seed", "mode", "ms per step", "x fp32", "valid NLL", "vs fp32"], rows, "ar-bf16",
+    publish(caption, ["config", "seed", "mode", "ms per step", "x fp32", "valid NLL", "vs fp32"], rows, args.marker,
             args.write_readme)
 
 
