@@ -35,6 +35,16 @@ from genzoo.training import to_channels_last, warmup_cosine
 CONFIGS = ["pixelcnn_binmnist", "gated_pixelcnn_binmnist", "transformer_binmnist"]
 
 
+def step_rows(step: int, batch_size: int, size: int) -> tuple[slice, int]:
+    """(rows, epoch) of training step ``step``: the split's full batches in order, epoch after epoch (a partial
+    last batch is dropped, as the loop's loader does), so any number of steps stays inside the split."""
+    per_epoch = size // batch_size
+    if per_epoch == 0:
+        raise ValueError(f"batch size {batch_size} is larger than the training split ({size} examples)")
+    epoch, index = divmod(step, per_epoch)
+    return slice(index * batch_size, (index + 1) * batch_size), epoch
+
+
 def train_and_score(name: str, mode: str, steps: int, valid: int, seed: int = 0,
                     overrides: list[str] = ()) -> tuple[float, float]:
     """(valid NLL of the first ``valid`` images, seconds per step) after ``steps`` steps in ``mode`` from the
@@ -50,7 +60,7 @@ def train_and_score(name: str, mode: str, steps: int, valid: int, seed: int = 0,
     model.train()
     start = time.perf_counter()
     for step in range(steps):
-        batch = train_split.batch(slice(step * config.batch_size, (step + 1) * config.batch_size))
+        batch = train_split.batch(*step_rows(step, config.batch_size, len(train_split)))
         with autocast():
             loss, _ = model.loss(to_channels_last(batch) if mode == "bf16+cl" else batch)
         optimizer.zero_grad(set_to_none=True)
