@@ -209,3 +209,25 @@ def test_every_table_marker_of_the_checkout_lies_in_one_page_and_every_bench_fin
     named |= set(re.findall(r'"([a-z0-9-]+)",\s*(?:args\.)?write_readme', benches))  # publish(..., "name", ...)
     assert named and named <= set(found), named - set(found)
     assert {"results", "models"} <= set(found)
+
+
+def test_remeasure_replaces_the_first_samples_metrics_even_where_the_whole_split_agrees(tmp_path, monkeypatch):
+    """An export that drew its samples under bf16: the whole split's metrics agree within tolerance, the first
+    1000's do not. Without --remeasure the recorded values stay (an error names the metric); with it they are
+    replaced and the whole split's recorded values are kept."""
+    import types
+
+    import genzoo.evaluate as evaluate_module
+    from genzoo.checkpoint import read_metadata
+
+    path, _, _ = _density_checkpoint(tmp_path, test_fid=100.0, test_samples10_fid=50.0)
+    model = types.SimpleNamespace(metric_samples=20, pretrained_metadata=read_metadata(path))
+    monkeypatch.setattr(evaluate_module, "_load", lambda name, root: (model, None, None))
+    drawn = {20: {"fid": 100.0001}, 10: {"fid": 60.0}}
+    monkeypatch.setattr(evaluate_module, "drawn_sample_metrics", lambda m, split, acc, n: drawn[n])
+    with pytest.raises(ValueError, match="test_samples10_fid"):
+        evaluate_module.record_test_samples(path, None, samples=10)
+    assert read_metadata(path)["metrics"]["test_samples10_fid"] == 50.0
+    evaluate_module.record_test_samples(path, None, samples=10, remeasure=True)
+    metrics = read_metadata(path)["metrics"]
+    assert metrics["test_samples10_fid"] == 60.0 and metrics["test_fid"] == 100.0
