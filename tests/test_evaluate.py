@@ -212,9 +212,9 @@ def test_every_table_marker_of_the_checkout_lies_in_one_page_and_every_bench_fin
 
 
 def test_remeasure_replaces_the_first_samples_metrics_even_where_the_whole_split_agrees(tmp_path, monkeypatch):
-    """An export that drew its samples under bf16: the whole split's metrics agree within tolerance, the first
-    1000's do not. Without --remeasure the recorded values stay (an error names the metric); with it they are
-    replaced and the whole split's recorded values are kept."""
+    """A re-draw whose whole split agrees with the recorded metrics within tolerance while its first samples'
+    differ from those recorded (any difference: add_metrics compares exactly). Without --remeasure the recorded
+    values stay (an error names the metric); with it they are replaced and the whole split's recorded values kept."""
     import types
 
     import genzoo.evaluate as evaluate_module
