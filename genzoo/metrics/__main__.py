@@ -5,6 +5,7 @@
     python -m genzoo.metrics --samples samples.npz               # a file written by genzoo.sample
     python -m genzoo.metrics --calibrate                         # the scale: real digits, pixel noise, one class
     python -m genzoo.metrics --reconstructions fsq-mnist --splits test train   # an autoencoder's floor
+    python -m genzoo.metrics --model gan-mnist --class-matched  # + real digits at the samples' class shares
 
 Every family's samples are scored the same way: a checkpoint is sampled through the one sample command's
 ``sample_many`` (sample i depends on the seed and i alone, so 1 and N processes give the same images), a sample
@@ -15,7 +16,8 @@ present (at least 1% of the samples) and the smallest and largest class shares; 
 An autoencoder's reconstructions of real digits are the floor of any prior over its codes: a prior that drew the
 codes of real digits would score just that. Reconstructions of the test digits are scored against those digits
 themselves (below the train-digit floor); those of train digits compare like for like with ``--calibrate``'s
-"real train digits (floor)".
+"real train digits (floor)". ``--class-matched`` adds, under each scored sample set, real train digits drawn at
+that set's class shares: what its class balance alone costs in FID.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genzoo.metrics.calibration import calibration_sets
+from genzoo.metrics.calibration import calibration_sets, class_matched_set
 from genzoo.metrics.features import classifier_outputs, load_classifier
 from genzoo.metrics.quality import idempotence_gap, metric_cells
 from genzoo.metrics.sample_metrics import score_features
@@ -68,6 +70,17 @@ class Scorer:
 def calibration_rows(scorer: Scorer, n: int, data_root: str | None = None) -> list[list[str]]:
     images, labels = mnist_images("train", data_root)
     return [row(name, scorer.score(images_)) for name, images_ in calibration_sets(images, labels, n).items()]
+
+
+def class_matched_rows(scorer: Scorer, scored: dict, n: int, data_root: str | None = None) -> tuple[list, dict]:
+    """For each scored set: real train digits drawn at its class shares, scored the same way."""
+    images, labels = mnist_images("train", data_root)
+    rows, out = [], {}
+    for label, metrics in scored.items():
+        matched = f"real train digits at the class shares of {label}"
+        out[matched] = scorer.score(class_matched_set(images, labels, torch.tensor(metrics["class_shares"]), n))
+        rows.append(row(matched, out[matched]))
+    return rows, out
 
 
 @torch.no_grad()
@@ -136,6 +149,8 @@ def main(argv: list[str] | None = None) -> str | None:
     parser.add_argument("--splits", nargs="+", choices=("test", "train"), default=["test"],
                         help="the MNIST splits whose digits --reconstructions reconstructs")
     parser.add_argument("--calibrate", action="store_true", help="also print the calibration rows")
+    parser.add_argument("--class-matched", action="store_true",
+                        help="also score real train digits drawn at each sample set's class shares")
     parser.add_argument("--steps", type=int, default=0, help="models that iterate (IGN): score f applied 1..steps times")
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=0)
@@ -150,6 +165,8 @@ def main(argv: list[str] | None = None) -> str | None:
     args = parser.parse_args(argv)
     if not (args.model or args.samples or args.reconstructions or args.calibrate):
         parser.error("give --model, --samples, --reconstructions or --calibrate")
+    if args.class_matched and not (args.model or args.samples):
+        parser.error("--class-matched needs samples to match: give --model or --samples")
     name, samples = draw(args) if (args.model or args.samples) else (None, None)
     if name is not None and samples is None:
         return None  # not the main process: it helped draw the samples
@@ -160,6 +177,9 @@ def main(argv: list[str] | None = None) -> str | None:
     if samples is not None:
         new_rows, everything = score_draws(scorer, name, samples, args.steps)
         rows += new_rows
+        if args.class_matched:
+            new_rows, matched = class_matched_rows(scorer, everything, args.n, args.data_root)
+            rows, everything = rows + new_rows, {**everything, **matched}
     if args.reconstructions:
         new_rows, everything = reconstruction_rows(scorer, args.reconstructions, args.splits, args.n, args.data_root)
         rows += new_rows

@@ -74,3 +74,32 @@ def test_sample_quality_keeps_the_class_histogram_of_each_application():
     once, twice = scores["class_shares"], scores["class_shares_2"]
     assert len(once) == len(twice) == 10 and sum(once) == pytest.approx(1.0) and max(once) < 0.3
     assert sorted(twice)[-2:] == [0.0, 1.0] and scores["max_class_share_2"] == 1.0
+
+
+def test_class_matched_digits_share_the_samples_classes_and_their_cost(tmp_path):
+    """Real digits of two classes only, scored with --class-matched: the matched real digits have the same class
+    shares and about the same FID (both are real digits, equally unbalanced), far above balanced digits'."""
+    from genzoo.data import MNISTData
+    from genzoo.metrics.__main__ import main, mnist_images
+
+    images, labels = mnist_images("test")
+    two_classes = torch.cat([images[labels == 1][:300], images[labels == 7][:200]])  # (500, 1, 28, 28)
+    np.savez(tmp_path / "ones_sevens.npz", samples=two_classes.numpy())
+    np.savez(tmp_path / "balanced.npz", samples=MNISTData().load("train").head(500).numpy())
+    table = main(["--samples", str(tmp_path / "ones_sevens.npz"), "--class-matched", "--n", "500",
+                  "--json", str(tmp_path / "m.json")])
+    metrics = __import__("json").loads((tmp_path / "m.json").read_text())
+    samples, matched = metrics["ones_sevens.npz"], metrics["real train digits at the class shares of ones_sevens.npz"]
+    assert "real train digits at the class shares" in table and matched["n"] == 500
+    assert max(abs(a - b) for a, b in zip(samples["class_shares"], matched["class_shares"])) < 0.02
+    main(["--samples", str(tmp_path / "balanced.npz"), "--json", str(tmp_path / "b.json")])
+    balanced = __import__("json").loads((tmp_path / "b.json").read_text())["balanced.npz"]
+    assert matched["fid"] > 5 * balanced["fid"]
+    assert 0.5 < matched["fid"] / samples["fid"] < 2
+
+
+def test_class_matched_without_samples_is_an_error():
+    from genzoo.metrics.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--calibrate", "--class-matched"])
