@@ -80,13 +80,14 @@ def calibration_rows(scorer: Scorer, n: int, data_root: str | None = None) -> li
     return [row(name, scorer.score(images_)) for name, images_ in calibration_sets(images, labels, n).items()]
 
 
-def class_matched_rows(scorer: Scorer, scored: dict, n: int, data_root: str | None = None) -> tuple[list, dict]:
-    """For each scored set: real train digits drawn at its class shares, scored the same way."""
+def class_matched_rows(scorer: Scorer, scored: dict, data_root: str | None = None) -> tuple[list, dict]:
+    """For each scored set: as many real train digits drawn at its class shares, scored the same way."""
     images, labels = mnist_images("train", data_root)
     rows, out = [], {}
     for label, metrics in scored.items():
         matched = f"real train digits at the class shares of {label}"
-        out[matched] = scorer.score(class_matched_set(images, labels, torch.tensor(metrics["class_shares"]), n))
+        shares = torch.tensor(metrics["class_shares"])
+        out[matched] = scorer.score(class_matched_set(images, labels, shares, metrics["n"]))
         rows.append(row(matched, out[matched]))
     return rows, out
 
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> str | None:
         new_rows, everything = score_draws(scorer, name, samples, args.steps)
         rows += new_rows
         if args.class_matched:
-            new_rows, matched = class_matched_rows(scorer, everything, args.n, args.data_root)
+            new_rows, matched = class_matched_rows(scorer, everything, args.data_root)
             rows, everything = rows + new_rows, {**everything, **matched}
     if args.reconstructions:
         new_rows, everything = reconstruction_rows(scorer, args.reconstructions, args.splits, args.n, args.data_root)

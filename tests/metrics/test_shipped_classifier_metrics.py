@@ -86,8 +86,8 @@ def test_class_matched_digits_share_the_samples_classes_and_their_cost(tmp_path)
     two_classes = torch.cat([images[labels == 1][:300], images[labels == 7][:200]])  # (500, 1, 28, 28)
     np.savez(tmp_path / "ones_sevens.npz", samples=two_classes.numpy())
     np.savez(tmp_path / "balanced.npz", samples=MNISTData().load("train").head(500).numpy())
-    table = main(["--samples", str(tmp_path / "ones_sevens.npz"), "--class-matched", "--n", "500",
-                  "--json", str(tmp_path / "m.json")])
+    table = main(["--samples", str(tmp_path / "ones_sevens.npz"), "--class-matched",
+                  "--json", str(tmp_path / "m.json")])  # as many matched digits as samples, whatever --n says
     metrics = __import__("json").loads((tmp_path / "m.json").read_text())
     samples, matched = metrics["ones_sevens.npz"], metrics["real train digits at the class shares of ones_sevens.npz"]
     assert "real train digits at the class shares" in table and matched["n"] == 500
