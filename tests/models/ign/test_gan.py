@@ -8,11 +8,12 @@ from genzoo.registry import create_model
 
 
 @pytest.mark.parametrize("loss", ["hinge", "non_saturating"])
-@pytest.mark.parametrize("lambda_imle", [0.0, 2.0])
-def test_one_routed_loss_gives_each_player_its_own_gradient(loss, lambda_imle):
+@pytest.mark.parametrize(("lambda_imle", "imle_pool"), [(0.0, 1), (2.0, 1), (2.0, 4)])
+def test_one_routed_loss_gives_each_player_its_own_gradient(loss, lambda_imle, imle_pool):
     torch.manual_seed(0)
     # eval: no power iteration
-    gan = create_model("gan", width=4, loss=loss, lambda_imle=lambda_imle, metric_samples=0).double().eval()
+    gan = create_model("gan", width=4, loss=loss, lambda_imle=lambda_imle, imle_pool=imle_pool,
+                       metric_samples=0).double().eval()
     x = torch.rand(3, 1, 28, 28, dtype=torch.float64)
     torch.manual_seed(1)
     gan.loss(x)[0].backward()
@@ -23,12 +24,15 @@ def test_one_routed_loss_gives_each_player_its_own_gradient(loss, lambda_imle):
     torch.manual_seed(1)
     z = gan.latent(3)
     fake = gan.generator(z)
+    pool = gan.latent(3 * imle_pool) if imle_pool > 1 else z  # the loss draws the pool after the batch's codes
     real_scores, fake_scores = gan.critic(x * 2 - 1), gan.critic(fake)
     critic_params = list(gan.critic.parameters())
     generator_params = list(gan.generator.parameters())
     critic_grads = torch.autograd.grad(gan.critic_losses(real_scores, fake_scores), critic_params, retain_graph=True)
     y = x * 2 - 1
-    nearest = torch.stack([torch.stack([(fake[j] - y[i]).abs().mean() for j in range(3)]).min() for i in range(3)])
+    candidates = gan.generator(pool)  # with gradient: the chosen ones' gradient as if generated alone
+    nearest = torch.stack([torch.stack([(candidates[j] - y[i]).abs().mean() for j in range(len(pool))]).min()
+                           for i in range(3)])
     generator_objective = gan.generator_loss(fake_scores) + lambda_imle * nearest.mean()  # the IMLE term: G's only
     generator_grads = torch.autograd.grad(generator_objective, generator_params)
     names = {id(p): n for n, p in gan.named_parameters()}

@@ -200,16 +200,19 @@ def test_dropout_is_random_in_training_off_in_eval_and_keeps_the_weights_names()
 
 
 @pytest.mark.parametrize("distance", ["l1", "l2"])
-def test_imle_adds_each_images_distance_to_its_nearest_sample(distance):
+@pytest.mark.parametrize("pool", [1, 3])
+def test_imle_adds_each_images_distance_to_its_nearest_sample(distance, pool):
     x = images(5)
-    with_imle, without = small_ign(distance=distance, lambda_imle=3.0), small_ign(distance=distance)
+    with_imle = small_ign(distance=distance, lambda_imle=3.0, imle_pool=pool)
+    without = small_ign(distance=distance)
     loss, _, metrics = gradients(with_imle, x)
     base, _, base_metrics = gradients(without, x)
-    torch.manual_seed(1)  # the noise the loss drew
-    fz = with_imle.f(with_imle.noise(5)).detach()
+    torch.manual_seed(1)  # the noise the loss drew: the batch's, then the pool's
+    z = with_imle.noise(5)
+    fz = with_imle.f(with_imle.noise(5 * pool) if pool > 1 else z).detach()
     y = x * 2 - 1
     explicit = sum(min(float((fz[j] - y[i]).abs().mean() if distance == "l1" else (fz[j] - y[i]).pow(2).mean())
-                       for j in range(5)) for i in range(5)) / 5
+                       for j in range(5 * pool)) for i in range(5)) / 5
     assert float(metrics["imle"]) == pytest.approx(explicit, rel=1e-12)
     assert loss == pytest.approx(base + 3.0 * explicit, rel=1e-12)
     assert "imle" not in base_metrics
