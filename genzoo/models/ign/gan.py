@@ -11,7 +11,8 @@ of D on detached parameters and copied buffers (genzoo.models.ign.frozen), so on
 critic's spectral-norm vectors do not move. Losses: hinge (Lim & Ye 2017; Miyato et al. 2018, eq. 16-17) or the
 non-saturating one (Goodfellow et al. 2014, sec. 3). ``lambda_imle`` adds to L_G the implicit-maximum-likelihood
 term IGN may take (genzoo.models.ign.imle, L1): each real image pulls its nearest G(z) towards it, the nearest of
-the batch's own samples or (``imle_pool`` K > 1) of K * B fresh ones.
+the batch's own samples or (``imle_pool`` K > 1) of K * B fresh ones; ``imle_matching: one_to_one`` makes the
+images pull distinct samples (minibatch optimal transport).
 ``critic_lr_scale`` gives the critic its own learning rate, that factor times the generator's: the two time-scale
 update rule (TTUR; Heusel et al. 2017, sec. 2, whose GANs train D at 3-4x G's rate).
 """
@@ -28,7 +29,7 @@ from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloa
 from genzoo.models.ign.base import DCGANImageModel
 from genzoo.models.ign.dcgan import dcgan_init_, decoder, encoder
 from genzoo.models.ign.frozen import frozen_call
-from genzoo.models.ign.imle import check_pool, imle_loss, pooled_imle_loss
+from genzoo.models.ign.imle import Matching, check_pool, imle_loss, pooled_imle_loss
 from genzoo.registry import register_model
 
 
@@ -46,15 +47,16 @@ class GANConfig(Config):
     loss: Literal["hinge", "non_saturating"] = "hinge"
     lambda_imle: NonNegativeFloat = 0.0  # each real image's nearest G(z) in the batch pulled to it, L1 (0: off)
     imle_pool: PositiveInt = 1  # K: the nearest G(z) among K * B fresh samples (1: the batch's own B)
+    imle_matching: Matching = "nearest"  # or one_to_one: the images pull distinct samples (least total distance)
     critic_lr_scale: PositiveFloat = 1.0  # the critic's learning rate over the generator's (TTUR)
     # these change training only: a warm start may add them
-    training_only = frozenset({"lambda_imle", "imle_pool", "critic_lr_scale"})
+    training_only = frozenset({"lambda_imle", "imle_pool", "imle_matching", "critic_lr_scale"})
     metric_samples: NonNegativeInt = 10000
     metric_classifier: str = "mnist-classifier"
 
     def __post_init__(self):
         super().__post_init__()
-        check_pool(self.lambda_imle, self.imle_pool)
+        check_pool(self.lambda_imle, self.imle_pool, self.imle_matching)
 
 
 class Critic(nn.Module):
@@ -99,9 +101,10 @@ class GAN(DCGANImageModel):
 
     def imle(self, x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """L_imle, L1 (genzoo.models.ign.imle): over the batch's own samples, or a pool of imle_pool * B."""
-        if self.config.imle_pool == 1:
-            return imle_loss(x, fake, "l1")
-        return pooled_imle_loss(x, self.latent(self.config.imle_pool * x.shape[0]), self.generator, "l1")
+        c = self.config
+        if c.imle_pool == 1:
+            return imle_loss(x, fake, "l1", c.imle_matching)
+        return pooled_imle_loss(x, self.latent(c.imle_pool * x.shape[0]), self.generator, "l1", c.imle_matching)
 
     def loss(self, batch):
         x = self.check_images(batch)  # (B, C, H, W) on [-1, 1]

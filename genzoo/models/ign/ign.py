@@ -12,8 +12,9 @@ delta(y) = D(f(y), y), the paper's objective (sec. 2.2, eq. 7-9) is
 with L_tight smoothed as tanh(L_tight / (a L_rec)) a L_rec (L_rec detached, a = 1.5; sec. 2.3), which bounds it
 to (-a L_rec, 0]. An optional fourth term, l_m L_imle (``lambda_imle``, default 0), is implicit maximum likelihood
 (Li & Malik 2018, alg. 1): L_imle = mean_i min_j D(f(z_j), x_i), j over the batch's samples or (``imle_pool`` K)
-over K * B fresh ones, the nearest sample chosen without gradient, so that every real image pulls some f(z) towards it; Al-Jaff et al. 2025 (NAIGN) use it against
-IGN's mode dropping. Three forms give the same parameter gradients (tests/models/ign):
+over K * B fresh ones, the nearest sample chosen without gradient (``imle_matching: one_to_one``: distinct samples,
+minibatch optimal transport), so that every real image pulls some f(z) towards it; Al-Jaff et al. 2025 (NAIGN)
+use it against IGN's mode dropping. Three forms give the same parameter gradients (tests/models/ign):
 
 - ``paper``: the frozen applications as functional calls on detached parameters (four passes of f).
 - ``single_loss``: Su Jianlin's reading of IGN as a GAN whose generator and critic are one network ("IGN: a GAN
@@ -40,7 +41,7 @@ from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloa
 from genzoo.models.ign.base import DCGANImageModel
 from genzoo.models.ign.dcgan import dcgan_init_, decoder, encoder
 from genzoo.models.ign.frozen import call_with_gradient_scales, frozen_call
-from genzoo.models.ign.imle import check_pool, imle_loss, per_example_distance, pooled_imle_loss
+from genzoo.models.ign.imle import Matching, check_pool, imle_loss, per_example_distance, pooled_imle_loss
 from genzoo.models.ign.noise import FourierNoise
 from genzoo.preview import save_image_grid
 from genzoo.registry import register_model
@@ -72,14 +73,15 @@ class IGNConfig(Config):
     dropout: UnitInterval = 0.0  # Dropout2d after every hidden layer of f (on in training, in every application)
     lambda_imle: NonNegativeFloat = 0.0  # l_m: each real image's nearest f(z) in the batch pulled to it (0: off)
     imle_pool: PositiveInt = 1  # K: the nearest f(z) among K * B fresh samples (1: the batch's own B)
+    imle_matching: Matching = "nearest"  # or one_to_one: the images pull distinct samples (least total distance)
     metric_samples: NonNegativeInt = 10000  # samples scored against a split at evaluation (0: none)
     metric_classifier: str = "mnist-classifier"  # the feature network of the sample metrics
     # these change training only: a warm start may change them
-    training_only = frozenset({"dropout", "tight_warmup", "lambda_imle", "imle_pool"})
+    training_only = frozenset({"dropout", "tight_warmup", "lambda_imle", "imle_pool", "imle_matching"})
 
     def __post_init__(self):
         super().__post_init__()
-        check_pool(self.lambda_imle, self.imle_pool)
+        check_pool(self.lambda_imle, self.imle_pool, self.imle_matching)
 
 
 @register_model("ign")
@@ -128,9 +130,10 @@ class IGN(DCGANImageModel):
     def imle(self, x: torch.Tensor, fz: torch.Tensor) -> torch.Tensor:
         """L_imle = mean_i min_j D(f(z_j), x_i) (genzoo.models.ign.imle), j over the batch's B samples, or over
         imle_pool * B fresh ones."""
-        if self.config.imle_pool == 1:
-            return imle_loss(x, fz, self.config.distance)
-        return pooled_imle_loss(x, self.noise(self.config.imle_pool * x.shape[0]), self.f, self.config.distance)
+        c = self.config
+        if c.imle_pool == 1:
+            return imle_loss(x, fz, c.distance, c.imle_matching)
+        return pooled_imle_loss(x, self.noise(c.imle_pool * x.shape[0]), self.f, c.distance, c.imle_matching)
 
     def smooth(self, tight: torch.Tensor, rec: torch.Tensor) -> torch.Tensor:
         """tanh(L_tight / (a L_rec)) a L_rec with L_rec detached (sec. 2.3), or L_tight unsmoothed."""

@@ -1,17 +1,26 @@
 """Implicit maximum likelihood (Li & Malik 2018, "Implicit Maximum Likelihood Estimation", alg. 1): each real
 image picks its nearest sample, without gradient, and pulls it towards itself, so every image has a sample near it.
 A generator term, for IGN's f(z) and the GAN's G(z) alike; Al-Jaff et al. 2025 (NAIGN) use it against IGN's mode
-dropping. Two pools: the batch's own B samples (``imle_loss``), or K * B fresh candidates drawn without gradient,
-of which only the chosen B are generated again with it (``pooled_imle_loss``, alg. 1's m samples per data point:
-the larger the pool, the nearer each image's sample, so a rare class is pulled on by samples of its own class
-rather than by the nearest sample of a common one)."""
+dropping.
+
+Two pools: the batch's own B samples (``imle_loss``), or K * B fresh candidates drawn without gradient, of which
+only the chosen B are generated again with it (``pooled_imle_loss``, alg. 1's m samples per data point).
+
+Two matchings: ``nearest`` (alg. 1: several images may pick one sample, so a class the generator under-draws is
+pulled on by few samples) or ``one_to_one``: the assignment of images to distinct samples of least total distance
+(scipy's linear_sum_assignment), so B images pull B different samples. With the batch's own samples that is the
+primal minibatch optimal-transport loss (Genevay et al. 2018, "Learning Generative Models with Sinkhorn
+Divergences", eq. 2 at epsilon = 0): a sample pool drawing 5% eights against a batch of 10% must move the extra
+eights' partners, which the nearest matching never asks."""
 from __future__ import annotations
 
 from typing import Callable, Literal
 
 import torch
+from scipy.optimize import linear_sum_assignment
 
 Distance = Literal["l1", "l2"]
+Matching = Literal["nearest", "one_to_one"]
 
 
 def per_example_distance(a: torch.Tensor, b: torch.Tensor, kind: Distance) -> torch.Tensor:
@@ -29,31 +38,42 @@ def pairwise_distance(a: torch.Tensor, b: torch.Tensor, kind: Distance) -> torch
     return torch.cdist(a, b, p=2).pow(2) / a.shape[1]
 
 
-def imle_loss(x: torch.Tensor, samples: torch.Tensor, kind: Distance) -> torch.Tensor:
-    """mean_i min_j D(samples_j, x_i): the nearest sample is chosen without gradient, then pulled to its image;
-    samples no image chose get no gradient."""
-    with torch.no_grad():
-        nearest = pairwise_distance(x, samples, kind).argmin(1)  # (B,): each image's nearest sample
-    return per_example_distance(samples[nearest], x, kind).mean()
+def match(distances: torch.Tensor, matching: Matching) -> torch.Tensor:
+    """(B, N) distances, N >= B -> (B,) the sample each image pulls: its nearest, or distinct samples of least
+    total distance."""
+    if matching == "nearest":
+        return distances.argmin(1)
+    rows, columns = linear_sum_assignment(distances.detach().cpu().double().numpy())  # rows come back sorted
+    return torch.as_tensor(columns, device=distances.device)
 
 
-def nearest_latents(x: torch.Tensor, candidates: torch.Tensor, generate: Callable[[torch.Tensor], torch.Tensor],
-                    kind: Distance) -> torch.Tensor:
-    """Each image's nearest sample among generate(candidates), chosen without gradient -> its latent, (B, ...)."""
+def imle_loss(x: torch.Tensor, samples: torch.Tensor, kind: Distance, matching: Matching = "nearest") -> torch.Tensor:
+    """mean_i D(samples_m(i), x_i) with m the matching: chosen without gradient, then each sample pulled to its
+    image; samples no image chose get no gradient."""
     with torch.no_grad():
-        nearest = pairwise_distance(x, generate(candidates), kind).argmin(1)  # (B,): indices into the pool
-    return candidates[nearest]
+        chosen = match(pairwise_distance(x, samples, kind), matching)  # (B,)
+    return per_example_distance(samples[chosen], x, kind).mean()
+
+
+def matched_latents(x: torch.Tensor, candidates: torch.Tensor, generate: Callable[[torch.Tensor], torch.Tensor],
+                    kind: Distance, matching: Matching = "nearest") -> torch.Tensor:
+    """The latents of the samples among generate(candidates) matched to the images, without gradient, (B, ...)."""
+    with torch.no_grad():
+        chosen = match(pairwise_distance(x, generate(candidates), kind), matching)  # (B,): indices into the pool
+    return candidates[chosen]
 
 
 def pooled_imle_loss(x: torch.Tensor, candidates: torch.Tensor, generate: Callable[[torch.Tensor], torch.Tensor],
-                     kind: Distance) -> torch.Tensor:
-    """mean_i min_k D(generate(candidates_k), x_i), the minimum over a pool of K * B candidate latents: the chosen
-    ones generated again with gradient (the pool's pass keeps no graph, so memory stays one batch's)."""
-    chosen = nearest_latents(x, candidates, generate, kind)  # (B, ...)
+                     kind: Distance, matching: Matching = "nearest") -> torch.Tensor:
+    """imle_loss over a pool of K * B candidate latents: the matched ones generated again with gradient (the
+    pool's pass keeps no graph, so memory stays one batch's)."""
+    chosen = matched_latents(x, candidates, generate, kind, matching)  # (B, ...)
     return per_example_distance(generate(chosen), x, kind).mean()
 
 
-def check_pool(lambda_imle: float, imle_pool: int) -> None:
-    """A pool without the term it serves is a config mistake, not a silent no-op."""
-    if imle_pool > 1 and lambda_imle == 0:
-        raise ValueError(f"model.imle_pool: {imle_pool} needs model.lambda_imle > 0 (the term the pool serves)")
+def check_pool(lambda_imle: float, imle_pool: int, imle_matching: Matching = "nearest") -> None:
+    """A pool or matching without the term it serves is a config mistake, not a silent no-op."""
+    given = [f"imle_pool: {imle_pool}"] if imle_pool > 1 else []
+    given += [f"imle_matching: {imle_matching}"] if imle_matching != "nearest" else []
+    if given and lambda_imle == 0:
+        raise ValueError(f"model.{', model.'.join(given)} needs model.lambda_imle > 0 (the term it serves)")

@@ -1,6 +1,8 @@
 """The same-size GAN: one routed loss gives each player exactly its own gradient."""
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -8,13 +10,16 @@ from genzoo.registry import create_model
 
 
 @pytest.mark.parametrize("loss", ["hinge", "non_saturating"])
-@pytest.mark.parametrize(("lambda_imle", "imle_pool"), [(0.0, 1), (2.0, 1), (2.0, 4)])
-def test_one_routed_loss_gives_each_player_its_own_gradient(loss, lambda_imle, imle_pool):
+@pytest.mark.parametrize(("lambda_imle", "imle_pool", "matching"),
+                         [(0.0, 1, "nearest"), (2.0, 1, "nearest"), (2.0, 4, "nearest"), (2.0, 4, "one_to_one")])
+def test_one_routed_loss_gives_each_player_its_own_gradient(loss, lambda_imle, imle_pool, matching):
     torch.manual_seed(0)
     # eval: no power iteration
     gan = create_model("gan", width=4, loss=loss, lambda_imle=lambda_imle, imle_pool=imle_pool,
-                       metric_samples=0).double().eval()
-    x = torch.rand(3, 1, 28, 28, dtype=torch.float64)
+                       imle_matching=matching, metric_samples=0).double().eval()
+    # three near-copies of one image: they share a nearest sample, so one-to-one must route them elsewhere
+    x = torch.rand(1, 1, 28, 28, dtype=torch.float64) + 0.01 * torch.rand(3, 1, 28, 28, dtype=torch.float64)
+    x = x.clamp(0, 1)
     torch.manual_seed(1)
     gan.loss(x)[0].backward()
     routed = {n: p.grad.clone() for n, p in gan.named_parameters()}
@@ -31,8 +36,13 @@ def test_one_routed_loss_gives_each_player_its_own_gradient(loss, lambda_imle, i
     critic_grads = torch.autograd.grad(gan.critic_losses(real_scores, fake_scores), critic_params, retain_graph=True)
     y = x * 2 - 1
     candidates = gan.generator(pool)  # with gradient: the chosen ones' gradient as if generated alone
-    nearest = torch.stack([torch.stack([(candidates[j] - y[i]).abs().mean() for j in range(len(pool))]).min()
-                           for i in range(3)])
+    d = torch.stack([torch.stack([(candidates[j] - y[i]).abs().mean() for j in range(len(pool))]) for i in range(3)])
+    if matching == "nearest":
+        nearest = d.min(1).values
+    else:  # the injective assignment of least total distance, by enumeration
+        columns = min(itertools.permutations(range(len(pool)), 3),
+                      key=lambda c: float(d.detach()[[0, 1, 2], list(c)].sum()))
+        nearest = d[[0, 1, 2], list(columns)]
     generator_objective = gan.generator_loss(fake_scores) + lambda_imle * nearest.mean()  # the IMLE term: G's only
     generator_grads = torch.autograd.grad(generator_objective, generator_params)
     names = {id(p): n for n, p in gan.named_parameters()}
