@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from genzoo.metrics.calibration import calibration_sets, class_matched_set
-from genzoo.metrics.features import classifier_outputs, load_classifier
+from genzoo.metrics.features import classifier_outputs, load_classifier, reference_outputs
 from genzoo.metrics.quality import idempotence_gap, metric_cells
 from genzoo.metrics.sample_metrics import score_features
 from genzoo.results import fmt
@@ -60,8 +60,7 @@ def markdown(rows: list[list[str]]) -> str:
 def classifier_and_test_outputs(classifier: str, data_root: str | None = None) -> tuple:
     """(the classifier, its (features, logits) of the 10000 test digits): computed once per process (6 s on a CPU
     core), however many sets are scored against them. Read only."""
-    model = load_classifier(classifier)
-    return model, classifier_outputs(model, mnist_images("test", data_root)[0])
+    return load_classifier(classifier), reference_outputs(classifier, mnist_images("test", data_root)[0])
 
 
 class Scorer:

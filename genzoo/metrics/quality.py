@@ -13,7 +13,7 @@ import torch
 from accelerate.utils import broadcast_object_list
 
 from genzoo.checkpoint import training_cost
-from genzoo.metrics.features import classifier_outputs, load_classifier
+from genzoo.metrics.features import classifier_outputs, load_classifier, reference_outputs
 from genzoo.metrics.sample_metrics import score_features
 from genzoo.results import ResultsTable, fmt
 
@@ -83,7 +83,7 @@ class SampleQuality:
 
     def _scores(self, draws: torch.Tensor, split, steps: int | None) -> dict[str, float]:
         classifier = load_classifier(self.classifier)
-        real = classifier_outputs(classifier, split_images(split))
+        real = reference_outputs(self.classifier, split_images(split))  # once per process and split
         sets = [draws] if steps is None else [draws[:, k] for k in range(steps)]
         out = {}
         for k, images in enumerate(sets, 1):
