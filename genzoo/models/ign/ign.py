@@ -129,7 +129,7 @@ class IGN(DCGANImageModel):
 
     def imle(self, x: torch.Tensor, fz: torch.Tensor) -> torch.Tensor:
         """L_imle = mean_i min_j D(f(z_j), x_i) (genzoo.models.ign.imle), j over the batch's B samples, or over
-        imle_pool * B fresh ones."""
+        imle_pool * B fresh ones (with dropout, the chosen f(z) generated again draws other masks than the pool's)."""
         c = self.config
         if c.imle_pool == 1:
             return imle_loss(x, fz, c.distance, c.imle_matching)
