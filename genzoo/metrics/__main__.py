@@ -22,7 +22,6 @@ that set's class shares: what its class balance alone costs in FID.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 from pathlib import Path
 
@@ -56,18 +55,13 @@ def markdown(rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
-@functools.lru_cache(maxsize=2)
-def classifier_and_test_outputs(classifier: str, data_root: str | None = None) -> tuple:
-    """(the classifier, its (features, logits) of the 10000 test digits): computed once per process (6 s on a CPU
-    core), however many sets are scored against them. Read only."""
-    return load_classifier(classifier), reference_outputs(classifier, mnist_images("test", data_root)[0])
-
-
 class Scorer:
-    """The test digits' features, computed once, and ``score(images)`` of any set against them."""
+    """The test digits' features (computed once per process: features.reference_outputs) and ``score(images)``
+    of any set against them."""
 
     def __init__(self, classifier: str = "mnist-classifier", data_root: str | None = None):
-        self.classifier, self.real = classifier_and_test_outputs(classifier, data_root)
+        self.classifier = load_classifier(classifier)
+        self.real = reference_outputs(classifier, mnist_images("test", data_root)[0])
 
     def score(self, images: torch.Tensor) -> dict:
         metrics = score_features(self.real, classifier_outputs(self.classifier, images))

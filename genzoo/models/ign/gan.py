@@ -29,7 +29,7 @@ from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloa
 from genzoo.models.ign.base import DCGANImageModel
 from genzoo.models.ign.dcgan import dcgan_init_, decoder, encoder
 from genzoo.models.ign.frozen import frozen_call
-from genzoo.models.ign.imle import Matching, check_pool, imle_loss, pooled_imle_loss
+from genzoo.models.ign.imle import Matching, check_pool, imle_term
 from genzoo.registry import register_model
 
 
@@ -101,10 +101,7 @@ class GAN(DCGANImageModel):
 
     def imle(self, x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """L_imle, L1 (genzoo.models.ign.imle): over the batch's own samples, or a pool of imle_pool * B."""
-        c = self.config
-        if c.imle_pool == 1:
-            return imle_loss(x, fake, "l1", c.imle_matching)
-        return pooled_imle_loss(x, self.latent(c.imle_pool * x.shape[0]), self.generator, "l1", c.imle_matching)
+        return imle_term(x, fake, self.latent, self.generator, "l1", self.config.imle_pool, self.config.imle_matching)
 
     def loss(self, batch):
         x = self.check_images(batch)  # (B, C, H, W) on [-1, 1]

@@ -41,7 +41,7 @@ from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloa
 from genzoo.models.ign.base import DCGANImageModel
 from genzoo.models.ign.dcgan import dcgan_init_, decoder, encoder
 from genzoo.models.ign.frozen import call_with_gradient_scales, frozen_call
-from genzoo.models.ign.imle import Matching, check_pool, imle_loss, per_example_distance, pooled_imle_loss
+from genzoo.models.ign.imle import Matching, check_pool, imle_term, per_example_distance
 from genzoo.models.ign.noise import FourierNoise
 from genzoo.preview import save_image_grid
 from genzoo.registry import register_model
@@ -131,9 +131,7 @@ class IGN(DCGANImageModel):
         """L_imle = mean_i min_j D(f(z_j), x_i) (genzoo.models.ign.imle), j over the batch's B samples, or over
         imle_pool * B fresh ones (with dropout, the chosen f(z) generated again draws other masks than the pool's)."""
         c = self.config
-        if c.imle_pool == 1:
-            return imle_loss(x, fz, c.distance, c.imle_matching)
-        return pooled_imle_loss(x, self.noise(c.imle_pool * x.shape[0]), self.f, c.distance, c.imle_matching)
+        return imle_term(x, fz, self.noise, self.f, c.distance, c.imle_pool, c.imle_matching)
 
     def smooth(self, tight: torch.Tensor, rec: torch.Tensor) -> torch.Tensor:
         """tanh(L_tight / (a L_rec)) a L_rec with L_rec detached (sec. 2.3), or L_tight unsmoothed."""

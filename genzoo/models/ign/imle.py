@@ -44,7 +44,7 @@ def match(distances: torch.Tensor, matching: Matching) -> torch.Tensor:
     total distance."""
     if matching == "nearest":
         return distances.argmin(1)
-    rows, columns = linear_sum_assignment(distances.detach().cpu().double().numpy())  # rows come back sorted
+    _, columns = linear_sum_assignment(distances.detach().cpu().double().numpy())  # rows come back sorted
     return torch.as_tensor(columns, device=distances.device)
 
 
@@ -70,6 +70,15 @@ def pooled_imle_loss(x: torch.Tensor, candidates: torch.Tensor, generate: Callab
     pool's pass keeps no graph, so memory stays one batch's)."""
     chosen = matched_latents(x, candidates, generate, kind, matching)  # (B, ...)
     return per_example_distance(generate(chosen), x, kind).mean()
+
+
+def imle_term(x: torch.Tensor, samples: torch.Tensor, draw: Callable[[int], torch.Tensor],
+              generate: Callable[[torch.Tensor], torch.Tensor], kind: Distance, pool: int = 1,
+              matching: Matching = "nearest") -> torch.Tensor:
+    """A model's L_imle: over the batch's own ``samples`` (pool 1), or over ``generate(draw(pool * B))``."""
+    if pool == 1:
+        return imle_loss(x, samples, kind, matching)
+    return pooled_imle_loss(x, draw(pool * x.shape[0]), generate, kind, matching)
 
 
 def check_pool(lambda_imle: float, imle_pool: int, imle_matching: Matching = "nearest") -> None:
