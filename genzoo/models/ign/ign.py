@@ -76,8 +76,9 @@ class IGNConfig(Config):
     imle_matching: Matching = "nearest"  # or one_to_one: the images pull distinct samples (least total distance)
     metric_samples: NonNegativeInt = 10000  # samples scored against a split at evaluation (0: none)
     metric_classifier: str = "mnist-classifier"  # the feature network of the sample metrics
-    # these change training only: a warm start may change them
-    training_only = frozenset({"dropout", "tight_warmup", "lambda_imle", "imle_pool", "imle_matching"})
+    # these change training only (the loss's weights and terms): a warm start may change them
+    training_only = frozenset({"lambda_rec", "lambda_idem", "lambda_tight", "tight_clamp_ratio", "smooth_tight",
+                               "tight_warmup", "dropout", "lambda_imle", "imle_pool", "imle_matching"})
 
     def __post_init__(self):
         super().__post_init__()

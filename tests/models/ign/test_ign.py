@@ -230,3 +230,21 @@ def test_imle_pulls_only_the_chosen_samples_towards_their_images():
     assert moved[0] == 0 and moved[2] == 0 and moved[1] > 0 and moved[3] > 0
     # sample 3 is pulled towards the mean of its three images' directions, with three times one image's weight
     torch.testing.assert_close(fz.grad[3], sum(torch.sign(fz[3].detach() - y[i]) for i in (1, 2, 3)) / (4 * 784))
+
+
+def test_a_warm_start_may_change_the_losss_weights_but_not_what_f_samples(tmp_path):
+    from genzoo.checkpoint import save_pretrained
+    from genzoo.training import warm_start
+
+    source = small_ign().float()
+    path = save_pretrained(source, tmp_path / "ign.safetensors")
+    reweighted = create_model("ign", width=4, metric_samples=0, lambda_tight=0.0, lambda_idem=40.0,
+                              tight_clamp_ratio=0.5, smooth_tight=False, lambda_rec=10.0)
+    warm_start(reweighted, str(path))  # the loss's weights are training_only: the new ones train on from its f
+    source.eval(), reweighted.eval()
+    z = source.noise(3, torch.Generator().manual_seed(0))
+    assert torch.equal(reweighted.f(z), source.f(z))
+    with pytest.raises(ValueError, match="model.noise='gaussian' there, 'fourier' here"):
+        warm_start(create_model("ign", width=4, metric_samples=0, noise="fourier"), str(path))
+    with pytest.raises(ValueError, match="model.distance='l1' there, 'l2' here"):
+        warm_start(create_model("ign", width=4, metric_samples=0, distance="l2"), str(path))
