@@ -2,7 +2,7 @@
 training time, with the calibration rows that give the metrics their scale:
 
     python -m bench.ign_compare runs/ign-mnist runs/ign-single-pass runs/gan-mnist runs/gan-ns \
-        [--at-steps 1500 3000] [--n 10000] [--write-readme]
+        [--at-steps 1500 3000] [--n 10000] [--write-readme [--marker ign-compare]]
 
 Each run folder is one `train/ign.py` run; its saved states (``checkpoints/step_*``, EMA weights where kept) are
 rebuilt from the run's ``config.json`` and scored at each step of ``--at-steps`` it holds (default: its last).
@@ -29,7 +29,7 @@ from genzoo.results import fmt
 from genzoo.run_folder import EMA_FILE, STATE_FILE
 from genzoo.sample import sample_many
 
-MARKER = "ign-compare"  # the table lies between this marker's lines in README.md or a docs/ page
+MARKER = "ign-compare"  # the table lies between the marker's lines in README.md or a docs/ page (--marker)
 HEADERS = ["run", "form / loss", "parameters", "step", "train time (s)", "classifier FID", "KID", "precision",
            "recall", "Inception Score", "classes", "class shares", "idempotence gap"]
 
@@ -79,6 +79,7 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--write-readme", action="store_true")
+    parser.add_argument("--marker", default=MARKER, help="the block --write-readme replaces (one per comparison)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     scorer = Scorer()
@@ -91,7 +92,7 @@ def main(argv=None):
     if args.write_readme:
         caption = (f"{args.n} samples against the 10000 MNIST test digits, features of `mnist-classifier` "
                    "(`python -m bench.ign_compare`)")
-        write_block(MARKER, f"{caption}\n\n{markdown_table(HEADERS, rows)}")
+        write_block(args.marker, f"{caption}\n\n{markdown_table(HEADERS, rows)}")
 
 
 if __name__ == "__main__":
