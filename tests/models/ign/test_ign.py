@@ -232,7 +232,7 @@ def test_imle_pulls_only_the_chosen_samples_towards_their_images():
     torch.testing.assert_close(fz.grad[3], sum(torch.sign(fz[3].detach() - y[i]) for i in (1, 2, 3)) / (4 * 784))
 
 
-def test_a_warm_start_may_change_the_losss_weights_but_not_what_f_samples(tmp_path):
+def test_a_warm_start_may_change_the_loss_weights_but_not_the_noise_or_distance(tmp_path):
     from genzoo.checkpoint import save_pretrained
     from genzoo.training import warm_start
 
