@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from genzoo.budget import EVALS_PER_RUN, SAFETY, Budget, Run, fitted_steps, load_plan, pick_best
+from genzoo.budget import EVALS_PER_RUN, SAFETY, Budget, Run, fitted_steps, lane_threads, load_plan, pick_best
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +42,28 @@ def test_fitted_steps_leave_the_scaled_overhead_and_a_safety_margin():
     expected = math.floor(SAFETY * (300 - 8 * (EVALS_PER_RUN + 3) / 4) / 0.05)
     assert fitted_steps(300, 0.05, 8, source_evals=1) == expected
     assert fitted_steps(10, 0.05, 8, source_evals=1) == 0  # less time than overhead: none, not negative
+
+
+def test_lanes_share_the_cores_unless_the_environment_sets_the_threads():
+    assert lane_threads(2, 2, {}) == 1 and lane_threads(6, 16, {}) == 2 and lane_threads(3, 2, {}) == 1
+    assert lane_threads(1, 16, {}) == 16 and lane_threads(2, None, {}) == 1
+    assert lane_threads(2, 16, {"OMP_NUM_THREADS": "3"}) == 3
+    assert lane_threads(2, 16, {"OMP_NUM_THREADS": "0"}) == 8 and lane_threads(2, 16, {"OMP_NUM_THREADS": "x"}) == 8
+
+
+def test_each_run_gets_the_lane_threads_in_its_environment(tmp_path, monkeypatch):
+    seen = []
+
+    def fake_run(command, **kwargs):
+        seen.append(kwargs["env"]["OMP_NUM_THREADS"])
+        return type("Done", (), {"returncode": 0})()
+
+    monkeypatch.setattr("genzoo.budget.subprocess.run", fake_run)
+    plan = write_plan(tmp_path, "lanes:\n  one:\n    - {name: a, config: configs/gan_mnist.yaml, steps: 10}\n")
+    budget = Budget(load_plan(plan), tmp_path / "out", budget_s=60, grace_s=1, extra=[], threads=3)
+    run = budget.lanes["one"][0]
+    record = budget.execute(run, run.name, 10, [])
+    assert seen == ["3"] and record["threads"] == 3 and record["status"] == "done"
 
 
 def test_pick_best_takes_the_lowest_finite_metric():
