@@ -6,6 +6,7 @@
     python -m genzoo.metrics --calibrate                         # the scale: real digits, pixel noise, one class
     python -m genzoo.metrics --reconstructions fsq-mnist --splits test train   # an autoencoder's floor
     python -m genzoo.metrics --model gan-mnist --class-matched  # + real digits at the samples' class shares
+    python -m genzoo.metrics --model vq-prior-mnist --temperature 0.9   # a prior's codes drawn at temperature 0.9
 
 Every family's samples are scored the same way: a checkpoint is sampled through the one sample command's
 ``sample_many`` (sample i depends on the seed and i alone, so 1 and N processes give the same images), a sample
@@ -22,6 +23,7 @@ that set's class shares: what its class balance alone costs in FID.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 from pathlib import Path
 
@@ -122,10 +124,16 @@ def draw(args) -> tuple[str, torch.Tensor | None]:
     accelerator = make_accelerator(args.mixed_precision, cpu=args.cpu)
     model = load_pretrained(args.model, device=accelerator.device)
     kwargs = {"steps": args.steps + 1, "all_steps": True} if args.steps else {}
+    name = Path(args.model).stem
+    if args.temperature is not None:
+        if "temperature" not in inspect.signature(model.sample).parameters:
+            raise ValueError(f"--temperature: {args.model!r} ({model.architecture}) samples at no temperature; "
+                             "the autoregressive grid models and code priors do")
+        kwargs["temperature"], name = args.temperature, f"{name} at temperature {args.temperature:g}"
     samples = sample_many(model, args.n, accelerator, args.seed, args.chunk_size, **kwargs)
     accelerator.wait_for_everyone()
     accelerator.end_training()
-    return Path(args.model).stem, samples
+    return name, samples
 
 
 def score_draws(scorer: Scorer, name: str, samples: torch.Tensor, steps: int | None) -> tuple[list, dict]:
@@ -154,6 +162,8 @@ def main(argv: list[str] | None = None) -> str | None:
     parser.add_argument("--class-matched", action="store_true",
                         help="also score real train digits drawn at each sample set's class shares")
     parser.add_argument("--steps", type=int, default=0, help="models that iterate (IGN): score f applied 1..steps times")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="draw each code at this temperature (grid models and code priors; 1 is exact)")
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chunk-size", type=int, default=256)
@@ -169,6 +179,8 @@ def main(argv: list[str] | None = None) -> str | None:
         parser.error("give --model, --samples, --reconstructions or --calibrate")
     if args.class_matched and not (args.model or args.samples):
         parser.error("--class-matched needs samples to match: give --model or --samples")
+    if args.temperature is not None and not args.model:
+        parser.error("--temperature draws a checkpoint's samples: give --model")
     name, samples = draw(args) if (args.model or args.samples) else (None, None)
     if name is not None and samples is None:
         return None  # not the main process: it helped draw the samples

@@ -103,3 +103,15 @@ def test_class_matched_without_samples_is_an_error():
 
     with pytest.raises(SystemExit):
         main(["--calibrate", "--class-matched"])
+
+
+def test_a_prior_is_scored_at_a_temperature_and_other_models_refuse_one(tmp_path):
+    from genzoo.metrics.__main__ import main
+
+    table = main(["--model", "vq-prior-mnist", "--n", "64", "--temperature", "0.8", "--cpu",
+                  "--json", str(tmp_path / "m.json")])
+    assert "vq-prior-mnist at temperature 0.8 | 64 |" in table
+    with pytest.raises(ValueError, match="'gan-mnist' .* samples at no temperature"):
+        main(["--model", "gan-mnist", "--n", "8", "--temperature", "0.8", "--cpu"])
+    with pytest.raises(SystemExit):
+        main(["--calibrate", "--temperature", "0.8"])

@@ -129,6 +129,41 @@ def test_samples_follow_exp_log_prob(name):
 
 
 @pytest.mark.parametrize("name", MODELS)
+def test_tempered_samples_follow_the_product_of_tempered_conditionals(name):
+    """At temperature T each code is drawn from softmax(logits / T) of its conditional: the grid frequencies
+    follow prod_i softmax(logits_i / T)[x_i], enumerated over all 3^4 grids (not exp(log_prob) to the 1/T, which
+    is normalized differently); T = 1 gives the exact sampler's grids, noise for noise."""
+    model = tiny(grid=(2, 2), categories=3, name=name).eval()
+    n, temperature = 20000, 0.5
+    every = torch.tensor(list(itertools.product(range(3), repeat=4))).view(81, 2, 2)
+    with torch.no_grad():
+        tempered = torch.log_softmax(model.logits(every).double() / temperature, dim=1)  # (81, 3, 2, 2)
+    expected = tempered.gather(1, every.unsqueeze(1)).sum((1, 2, 3)).exp()
+    assert expected.sum().item() == pytest.approx(1.0, abs=1e-10)
+    keep = expected * n >= 5  # chi-square wants expected counts of 5 or more: the rest pooled into one cell
+
+    def pvalue(tokens: torch.Tensor) -> float:
+        counts = torch.bincount((tokens.view(n, 4) * torch.tensor([27, 9, 3, 1])).sum(1), minlength=81).double()
+        obs, exp = counts[keep], expected[keep] * n
+        if not keep.all():
+            obs = torch.cat([obs, counts[~keep].sum(0, keepdim=True)])
+            exp = torch.cat([exp, expected[~keep].sum(0, keepdim=True) * n])
+        return stats.chisquare(obs.numpy(), (exp / exp.sum() * n).numpy()).pvalue
+
+    tempered_draws = model.sample_tokens(n, generator=torch.Generator().manual_seed(1), temperature=temperature)
+    assert pvalue(tempered_draws) > 1e-3
+    assert pvalue(model.sample_tokens(n, generator=torch.Generator().manual_seed(1))) < 1e-6  # T = 1 told apart
+    same = model.sample_tokens(50, generator=torch.Generator().manual_seed(2), temperature=1.0)
+    assert torch.equal(same, model.sample_tokens(50, generator=torch.Generator().manual_seed(2)))
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "0.5", True])
+def test_a_bad_temperature_is_named(bad):
+    with pytest.raises(ValueError, match="temperature must be a finite number above 0"):
+        tiny(categories=3).sample_tokens(2, temperature=bad)
+
+
+@pytest.mark.parametrize("name", MODELS)
 def test_the_same_seed_gives_the_same_samples(name):
     model = tiny(name=name).eval()
     a, b = (model.sample(5, generator=torch.Generator().manual_seed(3)) for _ in range(2))
