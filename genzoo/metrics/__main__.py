@@ -6,7 +6,7 @@
     python -m genzoo.metrics --calibrate                         # the scale: real digits, pixel noise, one class
     python -m genzoo.metrics --reconstructions fsq-mnist --splits test train   # an autoencoder's floor
     python -m genzoo.metrics --model gan-mnist --class-matched  # + real digits at the samples' class shares
-    python -m genzoo.metrics --model vq-prior-mnist --temperature 0.9   # a prior's codes drawn at temperature 0.9
+    python -m genzoo.metrics --model vq-prior-mnist --temperature 1 0.9   # a prior's codes drawn at T = 1 and 0.9
 
 Every family's samples are scored the same way: a checkpoint is sampled through the one sample command's
 ``sample_many`` (sample i depends on the seed and i alone, so 1 and N processes give the same images), a sample
@@ -111,12 +111,12 @@ def reconstruction_rows(scorer: Scorer, names: list[str], splits: list[str], n: 
     return rows, out
 
 
-def draw(args) -> tuple[str, torch.Tensor | None]:
-    """(name, samples (N, [steps,] C, H, W)) of a checkpoint through Accelerate (None off the main process),
-    or of a sample file."""
+def draw(args) -> list[tuple[str, torch.Tensor | None]]:
+    """[(name, samples (N, [steps,] C, H, W))] of a checkpoint through Accelerate, one per ``--temperature``
+    (samples None off the main process), or of a sample file."""
     if args.samples:
         with np.load(args.samples) as data:
-            return Path(args.samples).name, torch.from_numpy(data["samples"]).float()
+            return [(Path(args.samples).name, torch.from_numpy(data["samples"]).float())]
     from genzoo.checkpoint import load_pretrained
     from genzoo.launch import make_accelerator
     from genzoo.sample import sample_many
@@ -125,15 +125,16 @@ def draw(args) -> tuple[str, torch.Tensor | None]:
     model = load_pretrained(args.model, device=accelerator.device)
     kwargs = {"steps": args.steps + 1, "all_steps": True} if args.steps else {}
     name = Path(args.model).stem
-    if args.temperature is not None:
-        if "temperature" not in inspect.signature(model.sample).parameters:
-            raise ValueError(f"--temperature: {args.model!r} ({model.architecture}) samples at no temperature; "
-                             "the autoregressive grid models and code priors do")
-        kwargs["temperature"], name = args.temperature, f"{name} at temperature {args.temperature:g}"
-    samples = sample_many(model, args.n, accelerator, args.seed, args.chunk_size, **kwargs)
+    if args.temperature and "temperature" not in inspect.signature(model.sample).parameters:
+        raise ValueError(f"--temperature: {args.model!r} ({model.architecture}) samples at no temperature; "
+                         "the autoregressive grid models and code priors do")
+    draws = [(name, sample_many(model, args.n, accelerator, args.seed, args.chunk_size, **kwargs))
+             ] if not args.temperature else [
+        (f"{name} at temperature {t:g}", sample_many(model, args.n, accelerator, args.seed, args.chunk_size,
+                                                     temperature=t, **kwargs)) for t in args.temperature]
     accelerator.wait_for_everyone()
     accelerator.end_training()
-    return name, samples
+    return draws
 
 
 def score_draws(scorer: Scorer, name: str, samples: torch.Tensor, steps: int | None) -> tuple[list, dict]:
@@ -162,8 +163,9 @@ def main(argv: list[str] | None = None) -> str | None:
     parser.add_argument("--class-matched", action="store_true",
                         help="also score real train digits drawn at each sample set's class shares")
     parser.add_argument("--steps", type=int, default=0, help="models that iterate (IGN): score f applied 1..steps times")
-    parser.add_argument("--temperature", type=float, default=None,
-                        help="draw each code at this temperature (grid models and code priors; 1 is exact)")
+    parser.add_argument("--temperature", type=float, nargs="+", default=None,
+                        help="draw each code at these temperatures, a row each (grid models and code priors; 1 is "
+                        "the exact sampler)")
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chunk-size", type=int, default=256)
@@ -181,19 +183,19 @@ def main(argv: list[str] | None = None) -> str | None:
         parser.error("--class-matched needs samples to match: give --model or --samples")
     if args.temperature is not None and not args.model:
         parser.error("--temperature draws a checkpoint's samples: give --model")
-    name, samples = draw(args) if (args.model or args.samples) else (None, None)
-    if name is not None and samples is None:
+    draws = draw(args) if (args.model or args.samples) else []
+    if draws and draws[0][1] is None:
         return None  # not the main process: it helped draw the samples
     scorer = Scorer(args.classifier, args.data_root)
     rows, everything = [], {}
     if args.calibrate:
         rows += calibration_rows(scorer, args.n, args.data_root)
-    if samples is not None:
-        new_rows, everything = score_draws(scorer, name, samples, args.steps)
-        rows += new_rows
-        if args.class_matched:
-            new_rows, matched = class_matched_rows(scorer, everything, args.data_root)
-            rows, everything = rows + new_rows, {**everything, **matched}
+    for name, samples in draws:
+        new_rows, scored = score_draws(scorer, name, samples, args.steps)
+        rows, everything = rows + new_rows, {**everything, **scored}
+    if draws and args.class_matched:
+        new_rows, matched = class_matched_rows(scorer, everything, args.data_root)
+        rows, everything = rows + new_rows, {**everything, **matched}
     if args.reconstructions:
         new_rows, everything = reconstruction_rows(scorer, args.reconstructions, args.splits, args.n, args.data_root)
         rows += new_rows

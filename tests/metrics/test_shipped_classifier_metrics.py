@@ -108,9 +108,9 @@ def test_class_matched_without_samples_is_an_error():
 def test_a_prior_is_scored_at_a_temperature_and_other_models_refuse_one(tmp_path):
     from genzoo.metrics.__main__ import main
 
-    table = main(["--model", "vq-prior-mnist", "--n", "64", "--temperature", "0.8", "--cpu",
+    table = main(["--model", "vq-prior-mnist", "--n", "64", "--temperature", "1", "0.8", "--cpu",
                   "--json", str(tmp_path / "m.json")])
-    assert "vq-prior-mnist at temperature 0.8 | 64 |" in table
+    assert "vq-prior-mnist at temperature 1 | 64 |" in table and "vq-prior-mnist at temperature 0.8 | 64 |" in table
     with pytest.raises(ValueError, match="'gan-mnist' .* samples at no temperature"):
         main(["--model", "gan-mnist", "--n", "8", "--temperature", "0.8", "--cpu"])
     with pytest.raises(SystemExit):
