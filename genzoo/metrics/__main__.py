@@ -128,10 +128,11 @@ def draw(args) -> list[tuple[str, torch.Tensor | None]]:
     if args.temperature and "temperature" not in inspect.signature(model.sample).parameters:
         raise ValueError(f"--temperature: {args.model!r} ({model.architecture}) samples at no temperature; "
                          "the autoregressive grid models and code priors do")
-    draws = [(name, sample_many(model, args.n, accelerator, args.seed, args.chunk_size, **kwargs))
-             ] if not args.temperature else [
-        (f"{name} at temperature {t:g}", sample_many(model, args.n, accelerator, args.seed, args.chunk_size,
-                                                     temperature=t, **kwargs)) for t in args.temperature]
+    draws = []
+    for t in args.temperature or [None]:  # None: the model's own sampler, no temperature passed
+        at = {} if t is None else {"temperature": t}
+        label = name if t is None else f"{name} at temperature {t:g}"
+        draws.append((label, sample_many(model, args.n, accelerator, args.seed, args.chunk_size, **kwargs, **at)))
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return draws
