@@ -14,7 +14,9 @@ to (-a L_rec, 0]. An optional fourth term, l_m L_imle (``lambda_imle``, default 
 (Li & Malik 2018, alg. 1): L_imle = mean_i min_j D(f(z_j), x_i), j over the batch's samples or (``imle_pool`` K)
 over K * B fresh ones, the nearest sample chosen without gradient (``imle_matching: one_to_one``: distinct samples,
 minibatch optimal transport), so that every real image pulls some f(z) towards it; Al-Jaff et al. 2025 (NAIGN)
-use it against IGN's mode dropping. Three forms give the same parameter gradients (tests/models/ign):
+use it against IGN's mode dropping. With ``lambda_imle_twice`` (l_m2) each image's matched sample is applied once
+more and pulled to the same image, l_m2 mean_i D(f(f(z_m(i))), x_i), the match still made on f once: f twice is then
+an implicit-maximum-likelihood generator in its own right, not only a fixed point of f's neighbourhood. Three forms give the same parameter gradients (tests/models/ign):
 
 - ``paper``: the frozen applications as functional calls on detached parameters (four passes of f).
 - ``single_loss``: Su Jianlin's reading of IGN as a GAN whose generator and critic are one network ("IGN: a GAN
@@ -41,7 +43,7 @@ from genzoo.config import Config, NonNegativeFloat, NonNegativeInt, PositiveFloa
 from genzoo.models.ign.base import DCGANImageModel
 from genzoo.models.ign.dcgan import dcgan_init_, decoder, encoder
 from genzoo.models.ign.frozen import call_with_gradient_scales, frozen_call
-from genzoo.models.ign.imle import Matching, check_pool, imle_term, per_example_distance
+from genzoo.models.ign.imle import Matching, check_pool, matched_samples, per_example_distance
 from genzoo.models.ign.noise import FourierNoise
 from genzoo.preview import save_image_grid
 from genzoo.registry import register_model
@@ -74,15 +76,20 @@ class IGNConfig(Config):
     lambda_imle: NonNegativeFloat = 0.0  # l_m: each real image's nearest f(z) in the batch pulled to it (0: off)
     imle_pool: PositiveInt = 1  # K: the nearest f(z) among K * B fresh samples (1: the batch's own B)
     imle_matching: Matching = "nearest"  # or one_to_one: the images pull distinct samples (least total distance)
+    lambda_imle_twice: NonNegativeFloat = 0.0  # l_m2: each image's matched f(z), applied again, pulled to it (0: off)
     metric_samples: NonNegativeInt = 10000  # samples scored against a split at evaluation (0: none)
     metric_classifier: str = "mnist-classifier"  # the feature network of the sample metrics
     # these change training only (the loss's weights and terms): a warm start may change them
     training_only = frozenset({"lambda_rec", "lambda_idem", "lambda_tight", "tight_clamp_ratio", "smooth_tight",
-                               "tight_warmup", "dropout", "lambda_imle", "imle_pool", "imle_matching"})
+                               "tight_warmup", "dropout", "lambda_imle", "imle_pool", "imle_matching",
+                               "lambda_imle_twice"})
 
     def __post_init__(self):
         super().__post_init__()
         check_pool(self.lambda_imle, self.imle_pool, self.imle_matching)
+        if self.lambda_imle_twice > 0 and self.lambda_imle == 0:
+            raise ValueError(f"model.lambda_imle_twice: {self.lambda_imle_twice} needs model.lambda_imle > 0 "
+                             "(its samples are the ones L_imle matches)")
 
 
 @register_model("ign")
@@ -128,11 +135,16 @@ class IGN(DCGANImageModel):
             return c.lambda_tight
         return c.lambda_tight * min(1.0, (int(self.loss_calls) + 1) / c.tight_warmup)
 
-    def imle(self, x: torch.Tensor, fz: torch.Tensor) -> torch.Tensor:
+    def imle(self, x: torch.Tensor, fz: torch.Tensor) -> dict[str, torch.Tensor]:
         """L_imle = mean_i min_j D(f(z_j), x_i) (genzoo.models.ign.imle), j over the batch's B samples, or over
-        imle_pool * B fresh ones (with dropout, the chosen f(z) generated again draws other masks than the pool's)."""
+        imle_pool * B fresh ones (with dropout, the chosen f(z) generated again draws other masks than the pool's);
+        with l_m2 > 0 also L_imle_twice = mean_i D(f(f(z_m(i))), x_i), the same matched samples applied again."""
         c = self.config
-        return imle_term(x, fz, self.noise, self.f, c.distance, c.imle_pool, c.imle_matching)
+        chosen = matched_samples(x, fz, self.noise, self.f, c.distance, c.imle_pool, c.imle_matching)  # (B, C, H, W)
+        terms = {"imle": self.distance(chosen, x).mean()}
+        if c.lambda_imle_twice > 0:  # gradient through both applications
+            terms["imle_twice"] = self.distance(self.f(chosen), x).mean()
+        return terms
 
     def smooth(self, tight: torch.Tensor, rec: torch.Tensor) -> torch.Tensor:
         """tanh(L_tight / (a L_rec)) a L_rec with L_rec detached (sec. 2.3), or L_tight unsmoothed."""
@@ -147,8 +159,9 @@ class IGN(DCGANImageModel):
         terms = {"paper": self._paper, "single_loss": self._single_loss, "single_pass": self._single_pass}
         loss, metrics, fz = terms[self.config.form](x, z, self.tight_weight())
         if self.config.lambda_imle > 0:
-            metrics["imle"] = self.imle(x, fz)
+            metrics.update(self.imle(x, fz))
             loss = loss + self.config.lambda_imle * metrics["imle"]
+            loss = loss + self.config.lambda_imle_twice * metrics.get("imle_twice", 0.0)
         if self.training:
             self.loss_calls += 1
         return loss, {key: value.detach() for key, value in metrics.items()}

@@ -48,12 +48,19 @@ def match(distances: torch.Tensor, matching: Matching) -> torch.Tensor:
     return torch.as_tensor(columns, device=distances.device)
 
 
+def nearest_samples(x: torch.Tensor, samples: torch.Tensor, kind: Distance,
+                    matching: Matching = "nearest") -> torch.Tensor:
+    """(B, ...) the sample each image pulls (row i for image i), chosen without gradient; the rows keep the
+    samples' gradient, so samples no image chose get none."""
+    with torch.no_grad():
+        chosen = match(pairwise_distance(x, samples, kind), matching)  # (B,)
+    return samples[chosen]
+
+
 def imle_loss(x: torch.Tensor, samples: torch.Tensor, kind: Distance, matching: Matching = "nearest") -> torch.Tensor:
     """mean_i D(samples_m(i), x_i) with m the matching: chosen without gradient, then each sample pulled to its
     image; samples no image chose get no gradient."""
-    with torch.no_grad():
-        chosen = match(pairwise_distance(x, samples, kind), matching)  # (B,)
-    return per_example_distance(samples[chosen], x, kind).mean()
+    return per_example_distance(nearest_samples(x, samples, kind, matching), x, kind).mean()
 
 
 def matched_latents(x: torch.Tensor, candidates: torch.Tensor, generate: Callable[[torch.Tensor], torch.Tensor],
@@ -72,13 +79,21 @@ def pooled_imle_loss(x: torch.Tensor, candidates: torch.Tensor, generate: Callab
     return per_example_distance(generate(chosen), x, kind).mean()
 
 
+def matched_samples(x: torch.Tensor, samples: torch.Tensor, draw: Callable[[int], torch.Tensor],
+                    generate: Callable[[torch.Tensor], torch.Tensor], kind: Distance, pool: int = 1,
+                    matching: Matching = "nearest") -> torch.Tensor:
+    """(B, ...) the sample each image pulls, with gradient, row i for image i: among the batch's own ``samples``
+    (pool 1), or among ``generate(draw(pool * B))``, generated again from the matched latents."""
+    if pool == 1:
+        return nearest_samples(x, samples, kind, matching)
+    return generate(matched_latents(x, draw(pool * x.shape[0]), generate, kind, matching))
+
+
 def imle_term(x: torch.Tensor, samples: torch.Tensor, draw: Callable[[int], torch.Tensor],
               generate: Callable[[torch.Tensor], torch.Tensor], kind: Distance, pool: int = 1,
               matching: Matching = "nearest") -> torch.Tensor:
     """A model's L_imle: over the batch's own ``samples`` (pool 1), or over ``generate(draw(pool * B))``."""
-    if pool == 1:
-        return imle_loss(x, samples, kind, matching)
-    return pooled_imle_loss(x, draw(pool * x.shape[0]), generate, kind, matching)
+    return per_example_distance(matched_samples(x, samples, draw, generate, kind, pool, matching), x, kind).mean()
 
 
 def check_pool(lambda_imle: float, imle_pool: int, imle_matching: Matching = "nearest") -> None:

@@ -218,6 +218,46 @@ def test_imle_adds_each_images_distance_to_its_nearest_sample(distance, pool):
     assert "imle" not in base_metrics
 
 
+def explicitly_matched(model, x: torch.Tensor, pool: int, seed: int = 1) -> torch.Tensor:
+    """The samples the loss's L_imle matched to x (on [-1, 1]), found by an explicit nearest search, with gradient."""
+    torch.manual_seed(seed)  # the noise the loss drew: the batch's, then the pool's
+    z = model.noise(len(x))
+    candidates = model.noise(len(x) * pool) if pool > 1 else z
+    fz = model.f(candidates)
+    y = x * 2 - 1
+    nearest = [min(range(len(fz)), key=lambda j: float((fz[j] - y[i]).abs().mean().detach())) for i in range(len(x))]
+    return fz[nearest]
+
+
+@pytest.mark.parametrize("pool", [1, 3])
+def test_imle_twice_pulls_each_matched_samples_second_application_to_its_image(pool):
+    x = images(5)
+    twice = small_ign(lambda_imle=3.0, imle_pool=pool, lambda_imle_twice=2.0)
+    once = small_ign(lambda_imle=3.0, imle_pool=pool)
+    loss, grads, metrics = gradients(twice, x)
+    base, base_grads, base_metrics = gradients(once, x)
+    assert float(metrics["imle"]) == float(base_metrics["imle"]) and "imle_twice" not in base_metrics
+    y = x * 2 - 1
+    once.zero_grad(set_to_none=True)
+    chosen = explicitly_matched(once, x, pool)  # (5, 1, 28, 28): the same weights as twice's
+    term = (once.f(chosen) - y).abs().flatten(1).mean(1).mean()  # f(f(z_m(i))) against x_i, L1
+    assert float(metrics["imle_twice"]) == pytest.approx(float(term.detach()), rel=1e-12)
+    assert loss == pytest.approx(base + 2.0 * float(term.detach()), rel=1e-12)
+    (2.0 * term).backward()  # its gradient flows through both applications of f
+    through_both = {n: p.grad for n, p in once.named_parameters()}
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad - base_grads[name], through_both[name], rtol=1e-9, atol=1e-12)
+    once.zero_grad(set_to_none=True)
+    chosen = explicitly_matched(once, x, pool)
+    (2.0 * (once.f(chosen.detach()) - y).abs().flatten(1).mean(1).mean()).backward()  # the outer one only
+    assert any(not torch.allclose(p.grad, through_both[n]) for n, p in once.named_parameters())
+
+
+def test_imle_twice_needs_the_imle_term():
+    with pytest.raises(ValueError, match="lambda_imle_twice: 2.0 needs model.lambda_imle > 0"):
+        small_ign(lambda_imle_twice=2.0)
+
+
 def test_imle_pulls_only_the_chosen_samples_towards_their_images():
     model = small_ign()
     y = images(4) * 2 - 1
@@ -225,7 +265,7 @@ def test_imle_pulls_only_the_chosen_samples_towards_their_images():
     fz[1] = y[0] + 0.01  # ... sample 1 nearest to image 0,
     fz[3] = 0.0  # sample 3 to images 1..3 (uniform on [-1, 1]: mean |y| 0.5 against 0.67 between two of them)
     fz.requires_grad_(True)
-    model.imle(y, fz).backward()
+    model.imle(y, fz)["imle"].backward()
     moved = fz.grad.flatten(1).abs().sum(1)  # (4,)
     assert moved[0] == 0 and moved[2] == 0 and moved[1] > 0 and moved[3] > 0
     # sample 3 is pulled towards the mean of its three images' directions, with three times one image's weight
