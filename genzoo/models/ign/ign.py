@@ -16,7 +16,8 @@ over K * B fresh ones, the nearest sample chosen without gradient (``imle_matchi
 minibatch optimal transport), so that every real image pulls some f(z) towards it; Al-Jaff et al. 2025 (NAIGN)
 use it against IGN's mode dropping. With ``lambda_imle_twice`` (l_m2) each image's matched sample is applied once
 more and pulled to the same image, l_m2 mean_i D(f(f(z_m(i))), x_i), the match still made on f once: f twice is then
-an implicit-maximum-likelihood generator in its own right, not only a fixed point of f's neighbourhood. Three forms give the same parameter gradients (tests/models/ign):
+pulled to the data as f once is, not only towards f once by L_idem. Three forms give the same parameter gradients
+(tests/models/ign):
 
 - ``paper``: the frozen applications as functional calls on detached parameters (four passes of f).
 - ``single_loss``: Su Jianlin's reading of IGN as a GAN whose generator and critic are one network ("IGN: a GAN
