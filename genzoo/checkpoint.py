@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 
 from genzoo.config import config_to_dict
 from genzoo.registry import create_model, get_model_class, resolve_pretrained
+from genzoo.run_log import continued_curve
 
 FORMAT = "genzoo"
 WEIGHTS_NAME, CONFIG_NAME = "model.safetensors", "config.json"  # huggingface_hub's constants
@@ -205,6 +206,30 @@ def record_source_totals(path: str | Path, source: str | Path) -> dict:
     totals = piece_totals(steps, seconds, meta["metrics"])
     add_metrics(path, totals)
     return totals
+
+
+def rebuilt_history(chain: list[str | Path]) -> list[dict]:
+    """The learning curve of the last file of ``chain`` (oldest first, each file warm-started from the one before:
+    checked by its tensors' hash) as ``run_log.continued_curve`` now draws it: each piece from the step of the
+    weights it started from. Exports before that shifted a piece by its source's last recorded step, which lies
+    past those weights where the source exported an earlier step (its best valid one), and kept the source's
+    records beyond them; each stored curve is its source's stored curve followed by its own records so shifted,
+    which is how its own records are recovered here. The first file's curve is taken as it is."""
+    metas = [read_metadata(path) for path in chain]
+    history = metas[0].get("history") or []
+    for (source_path, source), (path, meta) in zip(zip(chain, metas), zip(chain[1:], metas[1:])):
+        if meta.get("train_config", {}).get("init_from_sha256") != source.get("tensors_sha256"):
+            raise ValueError(f"{path} was not warm-started from {source_path} (its init_from_sha256 is not that "
+                             "file's tensors sha256)")
+        stored, own = source.get("history") or [], meta.get("history") or []
+        if own[:len(stored)] != stored:
+            raise ValueError(f"{path}'s curve does not begin with {source_path}'s: not a curve continued at export")
+        shift = max((r["step"] for r in stored), default=0)
+        start = training_cost(source)[0]
+        if start is None:
+            raise ValueError(f"{source_path} records no step count, so where {path} started is unknown")
+        history = continued_curve(history, [{**r, "step": r["step"] - shift} for r in own[len(stored):]], start)
+    return history
 
 
 def add_metrics(path: str | Path, metrics: dict[str, Any], replace: bool = False) -> None:

@@ -30,7 +30,8 @@ from pathlib import Path
 
 from accelerate import Accelerator
 
-from genzoo.checkpoint import add_metrics, load_pretrained, record_source_totals
+from genzoo.checkpoint import (add_metrics, load_pretrained, rebuilt_history, record_source_totals,
+                               replace_history)
 from genzoo.data import pretrained_dataset
 from genzoo.doc_tables import page_with, replace_rows, write_block
 from genzoo.evaluation import TEST_HEAD, TEST_SAMPLES, evaluate, drawn_sample_metrics
@@ -289,6 +290,12 @@ def parse_args(argv):
                         help="add steps_total and train_seconds_total to the one named warm start, read from SOURCE, "
                              "the file it started from (checked by its tensors' hash; e.g. git show "
                              "REV:genzoo/checkpoints/NAME.safetensors > old.safetensors); no tables")
+    parser.add_argument("--rebuild-history-from", metavar="FILE", nargs="+", default=None,
+                        help="NAME --rebuild-history-from FILE...: redraw the warm start NAME's learning curve from "
+                             "the files of its chain, oldest first, each the source of the next and the last the "
+                             "source of NAME "
+                             "(checkpoint.rebuilt_history: each piece from the step of the weights it started from; "
+                             "e.g. git show REV:genzoo/checkpoints/NAME.safetensors > old.safetensors); no tables")
     parser.add_argument("names", nargs="*", help="checkpoints to evaluate (default: every shipped one)")
     return parser.parse_args(argv)
 
@@ -300,6 +307,14 @@ def main(argv: list[str] | None = None) -> str:
             raise SystemExit(f"--record-totals-from takes exactly one checkpoint name, got {args.names}")
         totals = record_source_totals(args.names[0], args.record_totals_from)
         print(f"{args.names[0]}: {totals}", file=sys.stderr)
+        return ""
+    if args.rebuild_history_from:
+        if len(args.names) != 1:
+            raise SystemExit(f"--rebuild-history-from takes exactly one checkpoint name, got {args.names}")
+        history = rebuilt_history([*args.rebuild_history_from, args.names[0]])
+        replace_history(args.names[0], history)
+        print(f"{args.names[0]}: {len(history)} curve records to step {max(r['step'] for r in history)}",
+              file=sys.stderr)
         return ""
     if args.record_test_head or args.record_test_samples:
         accelerator = Accelerator(cpu=True)

@@ -46,11 +46,15 @@ def last_validation(path: Path) -> dict:
     return {k: v for k, v in evaluated[-1].items() if k == "step" or k.startswith("valid_")} if evaluated else {}
 
 
-def continued_curve(before: list[dict], after: list[dict]) -> list[dict]:
+def continued_curve(before: list[dict], after: list[dict], start: int | None = None) -> list[dict]:
     """The curve of a run warm-started from a checkpoint (``after``) continued from that checkpoint's own
-    (``before``): its steps shifted by the last step before, so one plot shows both pieces end to end."""
-    offset = max((r["step"] for r in before), default=0)
-    return before + [{**r, "step": r["step"] + offset} for r in after]
+    (``before``), so one plot shows both pieces end to end. ``start`` is the step of the weights the run started
+    from (the checkpoint's ``training_cost`` steps): ``after`` is shifted by it, and the records of ``before`` past
+    it (its run went on beyond the weights it exported, e.g. the best valid step) are left out, since the new run
+    did not start from there. None: the last step of ``before``."""
+    if start is None:
+        start = max((r["step"] for r in before), default=0)
+    return [r for r in before if r["step"] <= start] + [{**r, "step": r["step"] + start} for r in after]
 
 
 class RunLog:

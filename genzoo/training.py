@@ -497,7 +497,8 @@ def _export(run: _RunContext) -> dict:
     path = out / "model.safetensors"
     if accelerator.is_main_process:
         save_pretrained(model, path, metrics=metrics, dataset=run.dataset, train_config=run.train_record, dtype=dtype,
-                        history=continued_curve(run.source_curve, learning_curve(run.log.path)))
+                        history=continued_curve(run.source_curve, learning_curve(run.log.path),
+                                                run.train_record.get("init_steps")))
         run.log.record({"step": run.state.step, "final": metrics}, echo=False)
         run.log.print("final: " + "  ".join(f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}"
                                             for k, v in metrics.items()))

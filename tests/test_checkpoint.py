@@ -299,6 +299,53 @@ def test_training_cost_counts_every_piece_or_says_it_does_not_know():
     assert training_cost(alone) == (None, None)
 
 
+def test_a_continued_curve_starts_at_the_weights_it_started_from():
+    from genzoo.run_log import continued_curve
+
+    source = [{"step": 5, "loss": 3.0}, {"step": 8, "valid_nll": 2.0}, {"step": 10, "valid_nll": 2.5}]
+    piece = [{"step": 1, "loss": 1.0}, {"step": 2, "valid_nll": 1.5}]
+    # the source exported its best step, 8: its records past it are not where the piece started
+    assert continued_curve(source, piece, 8) == [source[0], source[1], {"step": 9, "loss": 1.0},
+                                                 {"step": 10, "valid_nll": 1.5}]
+    assert [r["step"] for r in continued_curve(source, piece)] == [5, 8, 10, 11, 12]  # start unknown: its last
+
+
+def test_a_warm_start_chains_curve_is_rebuilt_from_the_files_of_its_chain(tmp_path):
+    from genzoo.checkpoint import rebuilt_history
+    from genzoo.evaluate import main
+
+    models = [create_model("fvsbn", image_shape=SMALL) for _ in range(3)]
+    with torch.no_grad():
+        for i, model in enumerate(models):
+            model.net[0].weight.add_(float(i))  # three files with three tensors hashes
+
+    def step(n, **kw):
+        return {"step": n, "loss": float(n), **kw}
+
+    # as exports before the fix wrote them: each curve its source's, then its own shifted by the source's last step
+    first = [step(5), step(8, valid_nll=2.0), step(10, valid_nll=2.5)]  # its best, step 8, exported
+    second_own = [step(1), step(4, valid_nll=1.9)]
+    second = first + [{**r, "step": r["step"] + 10} for r in second_own]
+    third_own = [step(2, valid_nll=1.8)]
+    third = second + [{**r, "step": r["step"] + 14} for r in third_own]
+    a = save_pretrained(models[0], tmp_path / "a.safetensors", metrics={"step": 8}, history=first)
+    b = save_pretrained(models[1], tmp_path / "b.safetensors", metrics={"step": 4, "steps_total": 12}, history=second,
+                        train_config={"init_from": "a", "init_from_sha256": read_metadata(a)["tensors_sha256"]})
+    c = save_pretrained(models[2], tmp_path / "c.safetensors", metrics={"step": 2, "steps_total": 14}, history=third,
+                        train_config={"init_from": "b", "init_from_sha256": read_metadata(b)["tensors_sha256"]})
+    assert [r["step"] for r in rebuilt_history([a, b, c])] == [5, 8, 9, 12, 14]
+    assert [r["loss"] for r in rebuilt_history([a, b, c])] == [5.0, 8.0, 1.0, 4.0, 2.0]  # the records themselves
+    with pytest.raises(ValueError, match="was not warm-started from"):
+        rebuilt_history([a, c])
+    stray = save_pretrained(models[0], tmp_path / "s.safetensors", metrics={"step": 8}, history=[step(6)])
+    with pytest.raises(ValueError, match="does not begin with"):
+        rebuilt_history([stray, b])
+    with pytest.raises(SystemExit, match="exactly one checkpoint"):  # the files took the name: it goes first
+        main(["--rebuild-history-from", str(a), str(b), str(c)])
+    main([str(c), "--rebuild-history-from", str(a), str(b)])
+    assert [r["step"] for r in read_metadata(c)["history"]] == [5, 8, 9, 12, 14]
+
+
 def test_a_warm_start_takes_its_totals_from_the_very_file_it_started_from(tmp_path):
     from genzoo.checkpoint import record_source_totals, training_cost
 
