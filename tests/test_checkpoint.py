@@ -310,7 +310,7 @@ def test_a_continued_curve_starts_at_the_weights_it_started_from():
     assert [r["step"] for r in continued_curve(source, piece)] == [5, 8, 10, 11, 12]  # start unknown: its last
 
 
-def test_a_warm_start_chains_curve_is_rebuilt_from_the_files_of_its_chain(tmp_path):
+def test_a_curve_exported_along_a_chain_of_warm_starts_is_rebuilt_from_its_files(tmp_path):
     from genzoo.checkpoint import rebuilt_history
     from genzoo.evaluate import main
 
