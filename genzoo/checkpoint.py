@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import tempfile
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -217,7 +218,7 @@ def rebuilt_history(chain: list[str | Path]) -> list[dict]:
     which is how its own records are recovered here. The first file's curve is taken as it is."""
     metas = [read_metadata(path) for path in chain]
     history = metas[0].get("history") or []
-    for (source_path, source), (path, meta) in zip(zip(chain, metas), zip(chain[1:], metas[1:])):
+    for (source_path, source), (path, meta) in pairwise(zip(chain, metas)):
         if meta.get("train_config", {}).get("init_from_sha256") != source.get("tensors_sha256"):
             raise ValueError(f"{path} was not warm-started from {source_path} (its init_from_sha256 is not that "
                              "file's tensors sha256)")
