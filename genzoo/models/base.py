@@ -2,6 +2,7 @@
 command serve every family without naming any."""
 from __future__ import annotations
 
+import math
 import numbers
 from pathlib import Path
 
@@ -71,6 +72,14 @@ class GenerativeModel(nn.Module, PyTorchModelHubMixin, library_name="genzoo", ta
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(f"number of samples must be an integer >= 1, got {n!r}")
         return int(n)
+
+    @staticmethod
+    def check_temperature(temperature) -> float:
+        """A sampling temperature as a float, or a ValueError: it must be a finite number above 0."""
+        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
+                or not math.isfinite(temperature) or temperature <= 0:
+            raise ValueError(f"temperature must be a finite number above 0, got {temperature!r}")
+        return float(temperature)
 
     @staticmethod
     def check_nonempty(batch: torch.Tensor, what: str = "a loss") -> torch.Tensor:

@@ -27,14 +27,6 @@ from genzoo.models.autoregressive.results import LIKELIHOOD_TABLE, likelihood_he
 from genzoo.models.base import GenerativeModel
 
 
-def check_temperature(temperature) -> float:
-    """A sampling temperature as a float, or a ValueError: it must be a finite number above 0."""
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature) \
-            or temperature <= 0:
-        raise ValueError(f"temperature must be a finite number above 0, got {temperature!r}")
-    return float(temperature)
-
-
 @dataclass
 class GridConfig(Config):
     """The fields every grid model's config starts with."""
@@ -193,7 +185,7 @@ class GridAutoregressiveModel(GenerativeModel):
         forward at every position; ``rows``: draw the first ``rows`` rows only, the rest left 0 (bench/ times the
         naive sampler on a few rows: its cost per position is constant)."""
         n = self.check_sample_count(n)
-        temperature = check_temperature(temperature)
+        temperature = self.check_temperature(temperature)
         rows = self.grid[0] if rows is None else rows
         stepper = NaiveStepper(self) if naive else self.stepper(n)
         u = self.sampling_noise(n, generator)  # (n, H, W)
