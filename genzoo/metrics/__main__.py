@@ -7,6 +7,7 @@
     python -m genzoo.metrics --reconstructions fsq-mnist --splits test train   # an autoencoder's floor
     python -m genzoo.metrics --model gan-mnist --class-matched  # + real digits at the samples' class shares
     python -m genzoo.metrics --model vq-prior-mnist --temperature 1 0.9   # a prior's codes drawn at T = 1 and 0.9
+    python -m genzoo.metrics --model gan-mnist --temperature 1 0.6 --against valid   # choose T on the valid digits
 
 Every family's samples are scored the same way: a checkpoint is sampled through the one sample command's
 ``sample_many`` (sample i depends on the seed and i alone, so 1 and N processes give the same images), a sample
@@ -58,12 +59,12 @@ def markdown(rows: list[list[str]]) -> str:
 
 
 class Scorer:
-    """The test digits' features (computed once per process: features.reference_outputs) and ``score(images)``
-    of any set against them."""
+    """The features of a split's digits (the test digits unless ``split`` says valid; computed once per process:
+    features.reference_outputs) and ``score(images)`` of any set against them."""
 
-    def __init__(self, classifier: str = "mnist-classifier", data_root: str | None = None):
+    def __init__(self, classifier: str = "mnist-classifier", data_root: str | None = None, split: str = "test"):
         self.classifier = load_classifier(classifier)
-        self.real = reference_outputs(classifier, mnist_images("test", data_root)[0])
+        self.real = reference_outputs(classifier, mnist_images(split, data_root)[0])
 
     def score(self, images: torch.Tensor) -> dict:
         metrics = score_features(self.real, classifier_outputs(self.classifier, images))
@@ -127,7 +128,7 @@ def draw(args) -> list[tuple[str, torch.Tensor | None]]:
     name = Path(args.model).stem
     if args.temperature and "temperature" not in inspect.signature(model.sample).parameters:
         raise ValueError(f"--temperature: {args.model!r} ({model.architecture}) samples at no temperature; "
-                         "the autoregressive grid models and code priors do")
+                         "the autoregressive grid models, code priors and the GAN do")
     draws = []
     for t in args.temperature or [None]:  # None: the model's own sampler, no temperature passed
         at = {} if t is None else {"temperature": t}
@@ -165,8 +166,11 @@ def main(argv: list[str] | None = None) -> str | None:
                         help="also score real train digits drawn at each sample set's class shares")
     parser.add_argument("--steps", type=int, default=0, help="models that iterate (IGN): score f applied 1..steps times")
     parser.add_argument("--temperature", type=float, nargs="+", default=None,
-                        help="draw each code at these temperatures, a row each (grid models and code priors; 1 is "
-                        "the exact sampler)")
+                        help="draw at these temperatures, a row each (grid models and code priors: each code; "
+                        "the GAN: its latent code's scale; 1 is the trained sampler)")
+    parser.add_argument("--against", choices=("test", "valid"), default="test",
+                        help="the MNIST split whose digits the samples are scored against (valid: to choose a "
+                        "sampling setting without looking at the test digits)")
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chunk-size", type=int, default=256)
@@ -187,7 +191,7 @@ def main(argv: list[str] | None = None) -> str | None:
     draws = draw(args) if (args.model or args.samples) else []
     if draws and draws[0][1] is None:
         return None  # not the main process: it helped draw the samples
-    scorer = Scorer(args.classifier, args.data_root)
+    scorer = Scorer(args.classifier, args.data_root, args.against)
     rows, everything = [], {}
     if args.calibrate:
         rows += calibration_rows(scorer, args.n, args.data_root)
@@ -201,6 +205,8 @@ def main(argv: list[str] | None = None) -> str | None:
         new_rows, everything = reconstruction_rows(scorer, args.reconstructions, args.splits, args.n, args.data_root)
         rows += new_rows
     table = markdown(rows)
+    if args.against != "test":  # the tables of record score against the test digits: say when not
+        table = f"Scored against the MNIST {args.against} digits, not the test digits.\n\n{table}"
     print(table)
     if args.json:
         Path(args.json).write_text(json.dumps(everything, indent=2))

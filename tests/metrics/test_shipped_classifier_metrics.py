@@ -41,6 +41,22 @@ def test_the_metrics_command_scores_a_sample_file(tmp_path):
 
 
 @pytest.mark.skipif("vqvae-ste-mnist" not in list_pretrained(), reason="vqvae-ste-mnist not shipped")
+def test_the_metrics_command_scores_against_the_split_it_is_asked_for(tmp_path, monkeypatch):
+    """--against valid: digits of the valid split score FID 0 against it and more against the test digits (each
+    split cut to its first 600 digits, to keep the test fast)."""
+    import genzoo.metrics.__main__ as command
+
+    whole = command.mnist_images
+    monkeypatch.setattr(command, "mnist_images", lambda split, root=None: tuple(t[:600] for t in whole(split, root)))
+    np.savez(tmp_path / "valid.npz", samples=command.mnist_images("valid")[0].numpy())
+    fid = {}
+    for split in ("valid", "test"):
+        command.main(["--samples", str(tmp_path / "valid.npz"), "--against", split,
+                      "--json", str(tmp_path / f"{split}.json")])
+        fid[split] = __import__("json").loads((tmp_path / f"{split}.json").read_text())["valid.npz"]["fid"]
+    assert abs(fid["valid"]) < 1e-3 and fid["test"] > 1.0
+
+
 def test_reconstructions_of_the_scored_digits_score_closer_than_reconstructions_of_others(tmp_path):
     from genzoo.metrics.__main__ import main
 
@@ -111,7 +127,7 @@ def test_a_prior_is_scored_at_a_temperature_and_other_models_refuse_one(tmp_path
     table = main(["--model", "vq-prior-mnist", "--n", "64", "--temperature", "1", "0.8", "--cpu",
                   "--json", str(tmp_path / "m.json")])
     assert "vq-prior-mnist at temperature 1 | 64 |" in table and "vq-prior-mnist at temperature 0.8 | 64 |" in table
-    with pytest.raises(ValueError, match="'gan-mnist' .* samples at no temperature"):
-        main(["--model", "gan-mnist", "--n", "8", "--temperature", "0.8", "--cpu"])
+    with pytest.raises(ValueError, match="'ign-mnist' .* samples at no temperature"):
+        main(["--model", "ign-mnist", "--n", "8", "--temperature", "0.8", "--cpu"])
     with pytest.raises(SystemExit):
         main(["--calibrate", "--temperature", "0.8"])

@@ -1,5 +1,6 @@
 """The GAN that IGN is a special case of, at IGN's size: generator G = IGN's decoder from a latent code,
-critic D = IGN's encoder with spectral normalization (Miyato et al. 2018) and a linear head.
+critic D = IGN's encoder with spectral normalization (Miyato et al. 2018; ``critic_spectral: false``
+for none) and a linear head.
 
 Both players train in the one training loop from one loss whose stop-gradients route each term to its player
 (simultaneous gradient steps):
@@ -44,6 +45,7 @@ class GANConfig(Config):
     width: PositiveInt = 64  # as IGN's: the latent code has 8 * width channels
     generator_norm: Literal["group", "none"] = "group"
     critic_norm: Literal["group", "none"] = "none"  # spectral normalization already bounds the critic
+    critic_spectral: bool = True  # spectral normalization on every critic layer (False: none, as DCGAN's critic)
     loss: Literal["hinge", "non_saturating"] = "hinge"
     lambda_imle: NonNegativeFloat = 0.0  # each real image's nearest G(z) in the batch pulled to it, L1 (0: off)
     imle_pool: PositiveInt = 1  # K: the nearest G(z) among K * B fresh samples (1: the batch's own B)
@@ -60,12 +62,14 @@ class GANConfig(Config):
 
 
 class Critic(nn.Module):
-    """IGN's encoder with spectral norm, then a linear head: (B, C, 28, 28) on [-1, 1] -> (B,) scores."""
+    """IGN's encoder, then a linear head: (B, C, 28, 28) on [-1, 1] -> (B,) scores; ``spectral``: every layer
+    spectrally normalized (Miyato et al. 2018), else none (Radford et al. 2016's critic)."""
 
-    def __init__(self, channels: int, width: int, norm: str):
+    def __init__(self, channels: int, width: int, norm: str, spectral: bool = True):
         super().__init__()
-        self.features = encoder(channels, width, norm, spectral=True)
-        self.head = nn.utils.parametrizations.spectral_norm(nn.Linear(8 * width, 1))
+        self.features = encoder(channels, width, norm, spectral=spectral)
+        head = nn.Linear(8 * width, 1)
+        self.head = nn.utils.parametrizations.spectral_norm(head) if spectral else head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).flatten(1)).squeeze(1)
@@ -80,7 +84,7 @@ class GAN(DCGANImageModel):
         c = config.image_shape[0]
         self.latent_channels = 8 * config.width
         self.generator = decoder(c, config.width, config.generator_norm)
-        self.critic = Critic(c, config.width, config.critic_norm)
+        self.critic = Critic(c, config.width, config.critic_norm, config.critic_spectral)
         dcgan_init_(self)
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -119,9 +123,14 @@ class GAN(DCGANImageModel):
         return critic_loss + generator_loss, metrics
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """G(z) for n latent codes -> (n, C, H, W) in [0, 1]."""
-        return self.to_unit(self.generator(self.latent(self.check_sample_count(n), generator)))
+    def sample(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """G(T z) for n latent codes z ~ N(0, I) -> (n, C, H, W) in [0, 1]. ``temperature`` T < 1 draws the
+        codes nearer the mode, z ~ N(0, T^2 I), as Glow samples at a reduced temperature (Kingma & Dhariwal 2018,
+        sec. 5) and BigGAN truncates its codes (Brock et al. 2019, sec. 3.1); T = 1 is the trained generator.
+        The generator's first GroupNorm divides the codes' scale out but for its layer's bias: a lower T weighs
+        that bias, one image for all codes, against the code's own direction."""
+        z = self.latent(self.check_sample_count(n), generator)  # (n, 8 width, 1, 1)
+        return self.to_unit(self.generator(z * self.check_temperature(temperature)))
 
     def evaluation_metrics(self, batch) -> dict[str, torch.Tensor]:
         """Per image: the critic's score of real images (of the evaluated weights: with an EMA of weights the

@@ -10,13 +10,14 @@ from genzoo.registry import create_model
 
 
 @pytest.mark.parametrize("loss", ["hinge", "non_saturating"])
-@pytest.mark.parametrize(("lambda_imle", "imle_pool", "matching"),
-                         [(0.0, 1, "nearest"), (2.0, 1, "nearest"), (2.0, 4, "nearest"), (2.0, 4, "one_to_one")])
-def test_one_routed_loss_gives_each_player_its_own_gradient(loss, lambda_imle, imle_pool, matching):
+@pytest.mark.parametrize(("lambda_imle", "imle_pool", "matching", "spectral"),
+                         [(0.0, 1, "nearest", True), (0.0, 1, "nearest", False), (2.0, 1, "nearest", True),
+                          (2.0, 4, "nearest", True), (2.0, 4, "one_to_one", True)])
+def test_one_routed_loss_gives_each_player_its_own_gradient(loss, lambda_imle, imle_pool, matching, spectral):
     torch.manual_seed(0)
     # eval: no power iteration
     gan = create_model("gan", width=4, loss=loss, lambda_imle=lambda_imle, imle_pool=imle_pool,
-                       imle_matching=matching, metric_samples=0).double().eval()
+                       imle_matching=matching, critic_spectral=spectral, metric_samples=0).double().eval()
     # three near-copies of one image: they share a nearest sample, so one-to-one must route them elsewhere
     x = torch.rand(1, 1, 28, 28, dtype=torch.float64) + 0.01 * torch.rand(3, 1, 28, 28, dtype=torch.float64)
     x = x.clamp(0, 1)
@@ -56,6 +57,26 @@ def test_the_gan_has_igns_size_up_to_the_critic_head():
     assert abs(ign.num_parameters() - gan.num_parameters()) < 0.001 * ign.num_parameters()
 
 
+@pytest.mark.parametrize("spectral", [True, False])
+def test_the_critics_layers_are_all_spectrally_normalized_or_none(spectral):
+    """critic_spectral: every convolution and the head has largest singular value 1 after power iterations
+    (Miyato et al. 2018: the weight reshaped to (out, in * k * k)), or none is constrained (DCGAN's critic)."""
+    torch.manual_seed(0)
+    gan = create_model("gan", width=4, critic_spectral=spectral, metric_samples=0)
+    layers = [m for m in gan.critic.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(layers) == 5
+    with torch.no_grad():
+        for _ in range(200):  # training-mode calls run the power iteration (one step each)
+            gan.critic(torch.rand(2, 1, 28, 28))
+        gan.critic.eval()
+        norms = [float(torch.linalg.matrix_norm(m.weight.flatten(1), 2)) for m in layers]
+    if spectral:
+        assert norms == pytest.approx([1.0] * 5, rel=1e-3)
+    else:
+        assert not any(hasattr(m, "parametrizations") for m in layers)
+        assert all(abs(n - 1) > 0.05 for n in norms)  # DCGAN's N(0, 0.02) weights, unconstrained
+
+
 def test_without_the_frozen_critic_the_generator_loss_leaks_into_the_critic(monkeypatch):
     import genzoo.models.ign.gan as gan_module
 
@@ -91,3 +112,20 @@ def test_ttur_gives_the_critic_its_own_learning_rate_through_the_schedule():
     lrs = [group["lr"] for group in optimizer.param_groups]  # generator's pair first, then the critic's
     assert lrs == pytest.approx([1e-3, 1e-3, 4e-3, 4e-3])
     assert create_model("gan", width=4, metric_samples=0).learning_rate_scale("critic.head.bias") == 1.0
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_a_temperature_scales_the_generators_codes(temperature):
+    torch.manual_seed(0)
+    gan = create_model("gan", width=4, metric_samples=0).eval()
+    # the first GroupNorm divides the codes' scale out, but for the first layer's bias (zero at initialization)
+    torch.nn.init.normal_(gan.generator[0].bias, 0.0, 0.1)
+    z = gan.latent(5, torch.Generator().manual_seed(3))  # (5, 32, 1, 1)
+    expected = gan.to_unit(gan.generator(temperature * z))
+    drawn = gan.sample(5, torch.Generator().manual_seed(3), temperature=temperature)
+    torch.testing.assert_close(drawn, expected, rtol=0, atol=0)
+    other = gan.sample(5, torch.Generator().manual_seed(3), temperature=1.5 - temperature)
+    assert (drawn - other).abs().max() > 1e-3
+    for bad in (0, -1.0, float("nan"), True, "0.5"):
+        with pytest.raises(ValueError, match="temperature must be a finite number above 0"):
+            gan.sample(2, temperature=bad)
