@@ -31,6 +31,7 @@ from genzoo.models.ign.base import DCGANImageModel
 from genzoo.models.ign.dcgan import dcgan_init_, decoder, encoder
 from genzoo.models.ign.frozen import frozen_call
 from genzoo.models.ign.imle import Matching, check_pool, imle_term
+from genzoo.models.ign.minibatch_std import MinibatchStd
 from genzoo.registry import register_model
 
 
@@ -46,6 +47,7 @@ class GANConfig(Config):
     generator_norm: Literal["group", "none"] = "group"
     critic_norm: Literal["group", "none"] = "none"  # spectral normalization already bounds the critic
     critic_spectral: bool = True  # spectral normalization on every critic layer (False: none, as DCGAN's critic)
+    critic_minibatch_std: NonNegativeInt = 0  # G >= 2: ProGAN's minibatch std over groups of G before the last layer
     loss: Literal["hinge", "non_saturating"] = "hinge"
     lambda_imle: NonNegativeFloat = 0.0  # each real image's nearest G(z) in the batch pulled to it, L1 (0: off)
     imle_pool: PositiveInt = 1  # K: the nearest G(z) among K * B fresh samples (1: the batch's own B)
@@ -59,15 +61,26 @@ class GANConfig(Config):
     def __post_init__(self):
         super().__post_init__()
         check_pool(self.lambda_imle, self.imle_pool, self.imle_matching)
+        if self.critic_minibatch_std == 1:
+            raise ValueError("critic_minibatch_std: 1 would be the spread of one example; give 0 (off) or a "
+                             "group size >= 2")
 
 
 class Critic(nn.Module):
     """IGN's encoder, then a linear head: (B, C, 28, 28) on [-1, 1] -> (B,) scores; ``spectral``: every layer
-    spectrally normalized (Miyato et al. 2018), else none (Radford et al. 2016's critic)."""
+    spectrally normalized (Miyato et al. 2018), else none (Radford et al. 2016's critic); ``minibatch_std`` G:
+    the spread of a group of G examples' 4x4 features enters the last convolution as one more channel
+    (genzoo.models.ign.minibatch_std; 8 width x 16 more weights)."""
 
-    def __init__(self, channels: int, width: int, norm: str, spectral: bool = True):
+    def __init__(self, channels: int, width: int, norm: str, spectral: bool = True, minibatch_std: int = 0):
         super().__init__()
         self.features = encoder(channels, width, norm, spectral=spectral)
+        if minibatch_std:
+            sn = nn.utils.parametrizations.spectral_norm if spectral else (lambda m: m)
+            last = self.features[-1]  # (B, 4w, 4, 4) -> (B, 8w, 1, 1)
+            self.features[-1] = MinibatchStd(minibatch_std)  # (B, 4w + 1, 4, 4)
+            self.features.append(sn(nn.Conv2d(last.in_channels + 1, last.out_channels, last.kernel_size,
+                                              last.stride, last.padding)))
         head = nn.Linear(8 * width, 1)
         self.head = nn.utils.parametrizations.spectral_norm(head) if spectral else head
 
@@ -84,7 +97,8 @@ class GAN(DCGANImageModel):
         c = config.image_shape[0]
         self.latent_channels = 8 * config.width
         self.generator = decoder(c, config.width, config.generator_norm)
-        self.critic = Critic(c, config.width, config.critic_norm, config.critic_spectral)
+        self.critic = Critic(c, config.width, config.critic_norm, config.critic_spectral,
+                             config.critic_minibatch_std)
         dcgan_init_(self)
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -103,6 +117,13 @@ class GAN(DCGANImageModel):
             return -fake_scores.mean()
         return F.softplus(-fake_scores).mean()  # -log sigmoid(D(G(z))): non-saturating
 
+    def critic_scores(self, x: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The critic's scores (B,) of real images and of samples: one pass over both, or one pass each with a
+        minibatch standard deviation, whose groups must not mix the two."""
+        if self.config.critic_minibatch_std:
+            return self.critic(x), self.critic(fake)
+        return self.critic(torch.cat([x, fake])).chunk(2)
+
     def imle(self, x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """L_imle, L1 (genzoo.models.ign.imle): over the batch's own samples, or a pool of imle_pool * B."""
         return imle_term(x, fake, self.latent, self.generator, "l1", self.config.imle_pool, self.config.imle_matching)
@@ -110,8 +131,7 @@ class GAN(DCGANImageModel):
     def loss(self, batch):
         x = self.check_images(batch)  # (B, C, H, W) on [-1, 1]
         fake = self.generator(self.latent(x.shape[0]))  # (B, C, H, W)
-        scores = self.critic(torch.cat([x, fake.detach()]))  # one critic pass for its own loss: (2B,)
-        real_scores, fake_scores = full_precision(scores).chunk(2)
+        real_scores, fake_scores = map(full_precision, self.critic_scores(x, fake.detach()))  # (B,) each
         critic_loss = self.critic_losses(real_scores, fake_scores)
         generator_loss = self.generator_loss(full_precision(frozen_call(self.critic, fake)))
         metrics = {"critic_loss": critic_loss.detach(), "generator_loss": generator_loss.detach(),

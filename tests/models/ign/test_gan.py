@@ -10,14 +10,21 @@ from genzoo.registry import create_model
 
 
 @pytest.mark.parametrize("loss", ["hinge", "non_saturating"])
-@pytest.mark.parametrize(("lambda_imle", "imle_pool", "matching", "spectral"),
-                         [(0.0, 1, "nearest", True), (0.0, 1, "nearest", False), (2.0, 1, "nearest", True),
-                          (2.0, 4, "nearest", True), (2.0, 4, "one_to_one", True)])
-def test_one_routed_loss_gives_each_player_its_own_gradient(loss, lambda_imle, imle_pool, matching, spectral):
+@pytest.mark.parametrize(("lambda_imle", "imle_pool", "matching", "spectral", "minibatch_std"),
+                         [(0.0, 1, "nearest", True, 0), (0.0, 1, "nearest", False, 0), (2.0, 1, "nearest", True, 0),
+                          (2.0, 4, "nearest", True, 0), (2.0, 4, "one_to_one", True, 0),
+                          # groups of 2 over one pass of 3 real + 3 fake would pair a real image with a sample
+                          (0.0, 1, "nearest", True, 2)])
+def test_one_routed_loss_gives_each_player_its_own_gradient(loss, lambda_imle, imle_pool, matching, spectral,
+                                                             minibatch_std):
     torch.manual_seed(0)
-    # eval: no power iteration
     gan = create_model("gan", width=4, loss=loss, lambda_imle=lambda_imle, imle_pool=imle_pool,
-                       imle_matching=matching, critic_spectral=spectral, metric_samples=0).double().eval()
+                       imle_matching=matching, critic_spectral=spectral, critic_minibatch_std=minibatch_std,
+                       metric_samples=0).double()
+    with torch.no_grad():  # power iterations, so that spectral norm's scale is near the weights' own
+        for _ in range(20):
+            gan.critic(torch.rand(4, 1, 28, 28, dtype=torch.float64))
+    gan.eval()  # then no power iteration: the two computations below must see the same weights
     # three near-copies of one image: they share a nearest sample, so one-to-one must route them elsewhere
     x = torch.rand(1, 1, 28, 28, dtype=torch.float64) + 0.01 * torch.rand(3, 1, 28, 28, dtype=torch.float64)
     x = x.clamp(0, 1)
