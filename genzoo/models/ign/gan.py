@@ -14,6 +14,7 @@ non-saturating one (Goodfellow et al. 2014, sec. 3). ``lambda_imle`` adds to L_G
 term IGN may take (genzoo.models.ign.imle, L1): each real image pulls its nearest G(z) towards it, the nearest of
 the batch's own samples or (``imle_pool`` K > 1) of K * B fresh ones; ``imle_matching: one_to_one`` makes the
 images pull distinct samples (minibatch optimal transport).
+``critic_minibatch_std`` gives the critic ProGAN's minibatch standard deviation (genzoo.models.ign.minibatch_std).
 ``critic_lr_scale`` gives the critic its own learning rate, that factor times the generator's: the two time-scale
 update rule (TTUR; Heusel et al. 2017, sec. 2, whose GANs train D at 3-4x G's rate).
 """
