@@ -40,9 +40,11 @@ def test_an_example_moves_only_its_own_groups_spread():
 def test_a_group_of_fewer_than_two_examples_is_refused(bad):
     with pytest.raises(ValueError, match="groups of at least 2 examples"):
         MinibatchStd(bad)
-    if bad == 1:
-        with pytest.raises(ValueError, match="critic_minibatch_std: 1"):
-            create_model("gan", width=4, critic_minibatch_std=1, metric_samples=0)
+
+
+def test_the_config_names_its_key_when_the_group_is_one_example():
+    with pytest.raises(ValueError, match="critic_minibatch_std: 1"):
+        create_model("gan", width=4, critic_minibatch_std=1, metric_samples=0)
 
 
 def test_the_critic_with_minibatch_std_sees_one_more_channel_before_its_last_convolution():
